@@ -1,0 +1,61 @@
+# Top-level entry points. The README names `make verify` (the main job) and
+# `make test` (all tests); the rest are the steps they are made of.
+#
+# BASE selects the patch base: master (default) or another base in ci/sources.tsv.
+
+BASE ?= master
+SHELL := /bin/bash
+CARGO ?= cargo
+JUNIT_DIR ?= build/reports
+
+.PHONY: all deps build unit verify test harness-test patches-apply patches-export \
+	patches-check patches-check-export patches-check-each patches-check-format clean
+
+all: build
+
+## Install Debian/pip packages and cargo-nextest, set up hugepages (idempotent).
+deps:
+	@ci/setup.sh
+
+## Clone the pinned sources, apply patches/$(BASE), build spdk_tgt, spdk_dd, bdevperf.
+build: deps
+	@ci/build.sh --base $(BASE) tree build
+
+## Build and run the unit tests of blob, lvol, vbdev_lvol and util.
+unit: build
+	@ci/build.sh --base $(BASE) unit
+
+## The main job: build what is missing, run the verification scenarios on AIO
+## files in a temp dir, print the table and write JUnit XML.
+verify: build
+	@mkdir -p $(JUNIT_DIR)
+	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
+	@SPDK_BASE=$(BASE) target/release/spdk-verify --junit $(JUNIT_DIR)/verify-$(BASE).xml
+
+## All tests: SPDK unit tests of the patched libraries, then the harness tests
+## (client unit tests and every scenario against the running target).
+test: unit harness-test
+
+harness-test: build
+	@SPDK_BASE=$(BASE) $(CARGO) nextest run --workspace --no-fail-fast --profile ci
+
+patches-apply:
+	@ci/patches.sh apply --base $(BASE)
+
+patches-export:
+	@ci/patches.sh export --base $(BASE)
+
+patches-check-export:
+	@ci/patches.sh check-export --base $(BASE)
+
+patches-check-each:
+	@ci/patches.sh check-each --base $(BASE)
+
+patches-check-format:
+	@ci/patches.sh check-format --base $(BASE)
+
+## Every check of the series: re-export, per-commit build and unit tests, style.
+patches-check: patches-check-export patches-check-each patches-check-format
+
+clean:
+	rm -rf build target

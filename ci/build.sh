@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Build a patched SPDK tree from the pinned sources in ci/sources.tsv.
+#
+#   ci/build.sh [--base BASE] STAGE...
+#
+# Stages, run in the order given (default: tree build):
+#   tree    clone the base at its pin into build/BASE/spdk, fetch its nested
+#           sources (DPDK, isa-l, isa-l_crypto) and apply patches/BASE/ with git am
+#   build   configure (only what we use) and build spdk_tgt, spdk_dd, bdevperf
+#   unit    build and run the unit tests of blob, lvol, vbdev_lvol and util
+#
+# Every stage is idempotent: a re-run with unchanged inputs does no work.
+# The spdk/ submodule is only read, never modified.
+source "$(dirname "$0")/lib.sh"
+
+BASE=master
+stages=()
+while (($#)); do
+	case $1 in
+	--base) BASE=$2; shift 2 ;;
+	--base=*) BASE=${1#--base=}; shift ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) stages+=("$1"); shift ;;
+	esac
+done
+((${#stages[@]})) || stages=(tree build)
+
+TREE=$(tree_dir "$BASE")
+PIN=$(manifest "$BASE" spdk pin)
+URL=$(manifest "$BASE" spdk url)
+STAMPS=$BUILD_DIR/$BASE/stamps
+mkdir -p "$STAMPS"
+
+configure_flags() {
+	# Everything we do not use is switched off: lvol, aio, nvme and NVMe-oF/TCP stay.
+	local common=(--disable-tests --disable-unit-tests --disable-examples --disable-apps --enable-werror --without-vhost --without-virtio --without-crypto
+		--without-fio --without-xnvme --without-ocf --without-uring --without-rdma --without-ublk
+		--without-nvme-cuse --without-idxd --without-usdt --without-iscsi-initiator
+		--without-vfio-user --without-dpdk-compressdev --without-rbd --without-daos --without-fc)
+	case $BASE in
+	master) echo "${common[@]}" --without-fsdev ;;
+	*) echo "${common[@]}" ;;
+	esac
+}
+
+stage_tree() {
+	if [[ $BASE == master ]]; then
+		local gitlink
+		gitlink=$(git -C "$ROOT" ls-files -s spdk 2>/dev/null | awk '$1 == "160000" {print $2}' || true)
+		[[ -z $gitlink || $gitlink == "$PIN" ]] ||
+			die "spdk/ submodule is at $gitlink but ci/sources.tsv pins $PIN"
+		if ! git -C "$ROOT/spdk" cat-file -e "$PIN^{commit}" 2>/dev/null; then
+			log "initialising the spdk/ submodule ($URL)"
+			git -C "$ROOT" submodule update --init spdk >/dev/null 2>&1 ||
+				die "source unavailable: cannot fetch $URL at $PIN for the spdk/ submodule. Where GitHub is unreachable, map the URL to a mirror with git's url.<mirror>.insteadOf"
+		fi
+		# A local clone of the pristine submodule: fast, and it never touches spdk/.
+		if [[ ! -e $TREE/.git ]]; then
+			mkdir -p "$(dirname "$TREE")"
+			git clone -q --no-checkout "$ROOT/spdk" "$TREE"
+		fi
+	elif [[ ! -e $TREE/.git ]]; then
+		fetch_git "$URL" "$PIN" "$TREE"
+	fi
+	git -C "$TREE" cat-file -e "$PIN^{commit}" 2>/dev/null || die "build tree has no commit $PIN of $URL"
+
+	local comp
+	for comp in $(manifest_components "$BASE"); do
+		[[ $comp == spdk ]] && continue
+		fetch_git "$(manifest "$BASE" "$comp" url)" "$(manifest "$BASE" "$comp" pin)" "$TREE/$comp"
+	done
+	apply_series
+}
+
+apply_series() {
+	local digest applied head
+	digest=$(series_digest "$BASE")
+	applied=$(git -C "$TREE" config --get spdkh.applied || true)
+	head=$(git -C "$TREE" rev-parse -q --verify HEAD || true)
+	if [[ $applied == "$digest" && $head == "$(git -C "$TREE" config --get spdkh.head || true)" ]]; then
+		return 0
+	fi
+	if [[ -n $applied && $head != "$(git -C "$TREE" config --get spdkh.head || true)" && ${FORCE:-0} != 1 ]]; then
+		die "build/$BASE/spdk has commits that are not in patches/$BASE (export them with 'make patches-export', or FORCE=1 to drop them)"
+	fi
+	local patches=()
+	mapfile -t patches < <(series_files "$BASE")
+	log "applying ${#patches[@]} patch(es) from patches/$BASE onto ${PIN:0:10}"
+	git -C "$TREE" am --abort >/dev/null 2>&1 || true
+	git -C "$TREE" -c advice.detachedHead=false checkout -q -f -B patched "$PIN"
+	if ((${#patches[@]})); then
+		git -C "$TREE" -c user.name="spdk-harness" -c user.email="spdk-harness@invalid" \
+			am -q --keep-cr "${patches[@]}" ||
+			{
+				git -C "$TREE" am --abort >/dev/null 2>&1 || true
+				die "patches/$BASE does not apply to $PIN"
+			}
+	fi
+	git -C "$TREE" config spdkh.applied "$digest"
+	git -C "$TREE" config spdkh.head "$(git -C "$TREE" rev-parse HEAD)"
+}
+
+stage_build() {
+	[[ -e $TREE/.git ]] || die "no build tree for $BASE: run the 'tree' stage first"
+	setup_ccache
+	local flags
+	flags="$(configure_flags)"
+	if [[ ! -f $TREE/mk/config.mk || "$(cat "$STAMPS/configure" 2>/dev/null)" != "$flags" ]]; then
+		log "configuring $BASE: $flags"
+		# shellcheck disable=SC2086
+		(cd "$TREE" && ./configure $flags >"$BUILD_DIR/$BASE/configure.log" 2>&1) ||
+			{ tail -30 "$BUILD_DIR/$BASE/configure.log" >&2; die "configure failed for $BASE"; }
+		echo "$flags" >"$STAMPS/configure"
+	fi
+	# Apps, examples and tests are off in configure so that the top-level make
+	# builds only DPDK, isa-l and the libraries; the binaries we use are built
+	# one by one below.
+	run_make "libraries (DPDK, isa-l, SPDK lib and module)"
+	run_make "spdk_tgt" -C app/spdk_tgt
+	run_make "spdk_dd" -C app/spdk_dd
+	run_make "bdevperf" -C examples/bdev/bdevperf
+	local bin
+	for bin in spdk_tgt spdk_dd bdevperf; do
+		[[ -x $TREE/build/bin/$bin || -x $TREE/build/examples/$bin ]] || die "$bin was not built"
+	done
+	log "built $BASE at $(git -C "$TREE" describe --always --dirty) ($(git -C "$TREE" rev-list --count "$PIN"..HEAD) patch(es))"
+}
+
+run_make() {
+	local what=$1
+	shift
+	local logf
+	logf=$BUILD_DIR/$BASE/make-$(echo "$what" | tr -c 'a-zA-Z0-9_\n' '-' | cut -c1-20).log
+	log "make $what"
+	if ! make -C "$TREE" -j"$JOBS" "$@" >"$logf" 2>&1; then
+		grep -E 'error|Error' "$logf" | head -20 >&2 || true
+		tail -20 "$logf" >&2
+		die "make $* failed for $BASE (log: $logf)"
+	fi
+}
+
+UNIT_DIRS=(test/unit/lib/blob test/unit/lib/lvol test/unit/lib/bdev/vbdev_lvol.c test/unit/lib/util)
+
+stage_unit() {
+	setup_ccache
+	local d
+	# lib/ut is built by the top-level make only when unit tests are configured.
+	run_make "unit lib/ut" -C lib/ut
+	for d in "${UNIT_DIRS[@]}"; do
+		[[ -d $TREE/$d ]] || die "$d is missing in $BASE"
+		run_make "unit $d" -C "$d"
+	done
+	local ut failed=0 n=0
+	while IFS= read -r ut; do
+		n=$((n + 1))
+		local rel=${ut#"$TREE"/} logf
+		logf=$BUILD_DIR/$BASE/unit-$(basename "$ut").log
+		if (cd "$TREE" && "$ut" >"$logf" 2>&1); then
+			log "unit PASS $rel ($(grep -E '^ +asserts' "$logf" | awk '{print $3}') asserts)"
+		else
+			log "unit FAIL $rel (log: $logf)"
+			grep -B2 -A8 -E 'FAILED|Assertion|Suite .* had failures|Failures' "$logf" | head -40 >&2 || tail -30 "$logf" >&2
+			failed=$((failed + 1))
+		fi
+	done < <(for d in "${UNIT_DIRS[@]}"; do find "$TREE/$d" -name '*_ut' -type f -perm -u+x; done | sort)
+	((n > 0)) || die "no unit test binaries were built for $BASE"
+	((failed == 0)) || die "$failed of $n unit test binaries failed for $BASE"
+	log "unit tests: $n binaries passed for $BASE"
+}
+
+for s in "${stages[@]}"; do
+	case $s in
+	tree) stage_tree ;;
+	build) stage_build ;;
+	unit) stage_unit ;;
+	*) die "unknown stage '$s'" ;;
+	esac
+done

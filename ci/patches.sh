@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Patch series tooling. The series for BASE lives in patches/BASE/ and is
+# applied to build/BASE/spdk by git am.
+#
+#   ci/patches.sh apply        [--base BASE]  apply the series to the build tree
+#   ci/patches.sh export       [--base BASE]  write the build tree's commits back to patches/BASE
+#   ci/patches.sh check-export [--base BASE]  fail if re-exporting would change patches/BASE
+#   ci/patches.sh check-each   [--base BASE]  build every commit alone and run its unit tests
+#   ci/patches.sh check-format [--base BASE]  SPDK's scripts/check_format.sh on the series
+#
+# Work on the series in build/BASE/spdk (git commit, rebase -i, ...), then export.
+source "$(dirname "$0")/lib.sh"
+
+cmd=${1:-}
+shift || true
+BASE=master
+while (($#)); do
+	case $1 in
+	--base) BASE=$2; shift 2 ;;
+	--base=*) BASE=${1#--base=}; shift ;;
+	*) die "unknown argument '$1'" ;;
+	esac
+done
+TREE=$(tree_dir "$BASE")
+PIN=$(manifest "$BASE" spdk pin)
+DIR=$ROOT/patches/$BASE
+
+# Stable output: no signature, no commit ids, no numbering that changes when a
+# patch is added, and settings that a user's git config can't change.
+export_series() { # TREE OUTDIR
+	local tree=$1 out=$2
+	mkdir -p "$out"
+	find "$out" -maxdepth 1 -name '*.patch' -delete
+	git -C "$tree" -c core.abbrev=12 -c diff.renames=true -c diff.noprefix=false \
+		-c diff.mnemonicPrefix=false -c diff.algorithm=default -c format.signature= \
+		-c format.coverLetter=false -c format.numbered=false \
+		format-patch -q --no-signature --zero-commit --no-numbered --subject-prefix=PATCH \
+		--no-cover-letter -o "$out" "$PIN..HEAD" >/dev/null
+}
+
+need_tree() {
+	[[ -e $TREE/.git ]] || "$ROOT/ci/build.sh" --base "$BASE" tree
+}
+
+case $cmd in
+apply)
+	"$ROOT/ci/build.sh" --base "$BASE" tree
+	;;
+export)
+	need_tree
+	[[ -z $(git -C "$TREE" status --porcelain --untracked-files=no -- . ':!dpdk' ':!isa-l' ':!isa-l-crypto') ]] ||
+		die "build/$BASE/spdk has uncommitted changes: commit them first"
+	export_series "$TREE" "$DIR"
+	git -C "$TREE" config spdkh.applied "$(series_digest "$BASE")"
+	git -C "$TREE" config spdkh.head "$(git -C "$TREE" rev-parse HEAD)"
+	log "exported $(find "$DIR" -name '*.patch' | wc -l) patch(es) to patches/$BASE"
+	;;
+check-export)
+	need_tree
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	git clone -q --no-checkout "$TREE" "$tmp/tree"
+	git -C "$tmp/tree" -c advice.detachedHead=false checkout -q --detach "$PIN"
+	mapfile -t ps < <(series_files "$BASE")
+	if ((${#ps[@]})); then
+		git -C "$tmp/tree" -c user.name=check -c user.email=check@invalid am -q --keep-cr "${ps[@]}" ||
+			die "patches/$BASE does not apply to $PIN"
+	fi
+	export_series "$tmp/tree" "$tmp/out"
+	mkdir -p "$DIR"
+	if ! diff -r "$DIR" "$tmp/out" -x '.*' -x 'README*' >"$tmp/diff"; then
+		head -40 "$tmp/diff" >&2
+		die "re-exporting patches/$BASE changes it: export with 'make patches-export'"
+	fi
+	log "patches/$BASE: ${#ps[@]} patch(es) apply to ${PIN:0:10} and re-export unchanged"
+	;;
+check-each)
+	"$ROOT/ci/build.sh" --base "$BASE" tree
+	mapfile -t commits < <(git -C "$TREE" rev-list --reverse "$PIN..HEAD")
+	if ((${#commits[@]} == 0)); then
+		log "patches/$BASE is empty: nothing to check commit by commit"
+		exit 0
+	fi
+	head=$(git -C "$TREE" rev-parse HEAD)
+	restore() { git -C "$TREE" -c advice.detachedHead=false checkout -q -f patched 2>/dev/null || true; }
+	trap restore EXIT
+	i=0
+	for c in "${commits[@]}"; do
+		i=$((i + 1))
+		log "commit $i/${#commits[@]}: $(git -C "$TREE" log -1 --format='%h %s' "$c")"
+		git -C "$TREE" -c advice.detachedHead=false checkout -q -f --detach "$c"
+		git -C "$TREE" log -1 --format=%B "$c" | grep -q '^Signed-off-by: ' ||
+			die "commit $(git -C "$TREE" log -1 --format='%h %s' "$c") has no Signed-off-by"
+		"$ROOT/ci/build.sh" --base "$BASE" build unit ||
+			die "commit $i/${#commits[@]} ($(git -C "$TREE" log -1 --format='%h %s' "$c")) does not build or pass its unit tests on its own"
+	done
+	restore
+	[[ $(git -C "$TREE" rev-parse HEAD) == "$head" ]] || die "could not return build/$BASE/spdk to the series head"
+	log "every one of the ${#commits[@]} commit(s) builds and passes its unit tests on its own"
+	;;
+check-format)
+	"$ROOT/ci/build.sh" --base "$BASE" tree
+	# check_format.sh looks at the files git tracks; the nested sources we
+	# cloned into dpdk/ and isa-l*/ are not part of the series.
+	(cd "$TREE" && scripts/check_format.sh) >"$BUILD_DIR/$BASE/check_format.log" 2>&1 || {
+		grep -vE '^ *(OK|$)' "$BUILD_DIR/$BASE/check_format.log" | tail -40 >&2
+		die "scripts/check_format.sh fails on patches/$BASE (log: build/$BASE/check_format.log)"
+	}
+	log "scripts/check_format.sh is clean on patches/$BASE"
+	;;
+*)
+	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac

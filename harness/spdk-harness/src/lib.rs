@@ -1,0 +1,14 @@
+//! Drives patched `spdk_tgt` builds and checks what they do: bytes read back
+//! over NVMe-oF/TCP, cluster counts, parent links and JSON-RPC error codes,
+//! before and after restarts.
+
+pub mod build;
+pub mod data;
+pub mod error;
+pub mod lab;
+pub mod report;
+pub mod scenarios;
+pub mod target;
+
+pub use error::{Error, Result};
+pub use lab::{Lab, Restart};
