@@ -14,6 +14,7 @@ use spdk_harness::scenarios::run_or_panic;
 #[case::detach_basic("detach_basic")]
 #[case::detach_chain_rebuild("detach_chain_rebuild")]
 #[case::detach_bad_input("detach_bad_input")]
+#[case::busy_delete_shallow_copy("busy_delete_shallow_copy")]
 #[file_serial(spdk_target)]
 fn scenario(#[case] name: &str) {
     let fig = run_or_panic(name);

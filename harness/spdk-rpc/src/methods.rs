@@ -121,6 +121,24 @@ pub struct BdevMallocCreate {
 }
 rpc!(BdevMallocCreate, "bdev_malloc_create", String);
 
+/// A bdev that delays I/O to its base bdev (latencies in microseconds).
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevDelayCreate {
+    pub name: String,
+    pub base_bdev_name: String,
+    pub avg_read_latency: u64,
+    pub p99_read_latency: u64,
+    pub avg_write_latency: u64,
+    pub p99_write_latency: u64,
+}
+rpc!(BdevDelayCreate, "bdev_delay_create", String);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevDelayDelete {
+    pub name: String,
+}
+rpc!(BdevDelayDelete, "bdev_delay_delete", bool);
+
 // -------------------------------------------------------------------- nvme
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -7,6 +7,7 @@ use crate::lab::{Faults, Lab};
 use std::time::Instant;
 
 pub mod baseline;
+pub mod busy_delete;
 pub mod detach;
 
 pub type Run = fn(&mut Lab) -> Result<String>;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Scenario> {
     let mut v = vec![];
     v.extend(baseline::scenarios());
     v.extend(detach::scenarios());
+    v.extend(busy_delete::scenarios());
     v
 }
 

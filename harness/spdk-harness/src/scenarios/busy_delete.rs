@@ -1,0 +1,192 @@
+//! Busy-safe lvol destroy: a delete that finds the blob held by another
+//! operation returns "Device or resource busy" and changes nothing; the same
+//! delete succeeds once the operation has ended, and stays done across
+//! restarts. Upstream instead drops the lvol ("forced removal") while its blob
+//! stays on disk, so it comes back after a restart.
+
+use super::baseline::{expect_rpc_error, write, CLUSTER};
+use super::Scenario;
+use crate::data::{expect_bytes, pattern};
+use crate::error::{Error, Result};
+use crate::lab::{Lab, Restart};
+use crate::target::poll;
+use crate::{ensure, ensure_eq, fail};
+use spdk_rpc::code;
+use spdk_rpc::methods::*;
+use std::time::Duration;
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![Scenario {
+        name: "busy_delete_shallow_copy",
+        about: "delete a snapshot, and its lvstore, while a shallow copy holds it: refused, nothing lost; then deleted for good",
+        needs: &[],
+        run: shallow_copy,
+    }]
+}
+
+/// The snapshot under test: 64 clusters, so that a shallow copy onto a bdev
+/// that delays each write by 100 ms holds it for about 6 s.
+const SNAP_MIB: u64 = 256;
+const WRITE_DELAY_US: u64 = 100_000;
+const BUSY: &str = "Device or resource busy";
+
+/// The lvol must still be listed after a refused delete. If it is gone, say
+/// so, and show what a restart brings back: upstream's forced removal.
+fn expect_still_listed(lab: &mut Lab, alias: &str, when: &str) -> Result<()> {
+    if lab.lvol(alias).is_ok() {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "{when}: bdev_lvol_delete of {alias} was refused, but {alias} vanished from bdev_lvol_get_lvols \
+         (forced removal: the lvol was dropped while its blob stayed on disk)"
+    );
+    // SIGKILL: an upstream target may not even stop on SIGTERM in this state.
+    lab.restart(Restart::Kill)?;
+    match lab.lvol(alias) {
+        Ok(l) => msg.push_str(&format!(
+            "; after a restart {alias} is back with {} clusters: the delete resurrects",
+            l.num_allocated_clusters
+        )),
+        Err(_) => msg.push_str("; it is still missing after a restart"),
+    }
+    Err(Error::Check(msg))
+}
+
+fn shallow_copy(lab: &mut Lab) -> Result<String> {
+    let bdev = lab.add_disk("disk0", 1024)?;
+    lab.tgt.ok(&BdevLvolCreateLvstore {
+        bdev_name: bdev,
+        lvs_name: "lvs0".into(),
+        cluster_sz: Some(CLUSTER as u32),
+        clear_method: None,
+    })?;
+    let free_before = lab.lvstore("lvs0")?.free_clusters;
+
+    // A thick head with data, then a snapshot that takes all its clusters.
+    lab.tgt.ok(&BdevLvolCreate {
+        lvol_name: "head".into(),
+        size_in_mib: SNAP_MIB,
+        thin_provision: false,
+        lvs_name: "lvs0".into(),
+        clear_method: Some("none".into()),
+    })?;
+    let span = 4 * CLUSTER;
+    let mut model = vec![0u8; span as usize];
+    write(lab, "lvs0/head", &mut model, 0, pattern(41, 256 * 1024))?;
+    write(lab, "lvs0/head", &mut model, 3 * CLUSTER, pattern(42, 256 * 1024))?;
+    lab.tgt.ok(&BdevLvolSnapshot {
+        lvol_name: "lvs0/head".into(),
+        snapshot_name: "snap".into(),
+    })?;
+    let snap_model = model.clone();
+    let snap_clusters = lab.lvol("lvs0/snap")?.num_allocated_clusters;
+    ensure_eq!(snap_clusters, SNAP_MIB * 1024 * 1024 / CLUSTER, "clusters of lvs0/snap");
+    // Read the snapshot over NVMe-oF once: its export must keep serving.
+    let got = lab.read("lvs0/snap", 0, span)?;
+    expect_bytes("lvs0/snap before the copy", &got, &snap_model)?;
+
+    // The busy operation: a shallow copy of the snapshot onto a slow bdev.
+    lab.add_disk("dst", SNAP_MIB + 16)?;
+    lab.tgt.ok(&BdevDelayCreate {
+        name: "slow".into(),
+        base_bdev_name: "dst".into(),
+        avg_read_latency: 0,
+        p99_read_latency: 0,
+        avg_write_latency: WRITE_DELAY_US,
+        p99_write_latency: WRITE_DELAY_US,
+    })?;
+    let op = lab.tgt.ok(&BdevLvolStartShallowCopy {
+        src_lvol_name: "lvs0/snap".into(),
+        dst_bdev_name: "slow".into(),
+    })?;
+    let in_progress = |lab: &mut Lab| -> Result<bool> {
+        let s = lab.tgt.ok(&BdevLvolCheckShallowCopy {
+            operation_id: op.operation_id,
+        })?;
+        Ok(s.state == "in progress")
+    };
+    ensure!(in_progress(lab)?, "the shallow copy must be in progress");
+
+    // 1. Delete the snapshot while the copy holds it.
+    let r = lab.tgt.call(&BdevLvolDelete { name: "lvs0/snap".into() });
+    expect_rpc_error("bdev_lvol_delete of a snapshot a shallow copy holds", r, code::INTERNAL_ERROR, BUSY)?;
+    expect_still_listed(lab, "lvs0/snap", "during the shallow copy")?;
+    ensure_eq!(lab.lvol("lvs0/snap")?.num_allocated_clusters, snap_clusters, "clusters of lvs0/snap");
+    ensure_eq!(
+        lab.lvol_bdev("lvs0/head")?.base_snapshot.as_deref(),
+        Some("snap"),
+        "parent of lvs0/head after the refused delete"
+    );
+    // Its bdev and export stay: reads of the snapshot go on.
+    let got = lab.read("lvs0/snap", 0, span)?;
+    expect_bytes("lvs0/snap over NVMe-oF after the refused delete", &got, &snap_model)?;
+    // I/O on the head goes on.
+    write(lab, "lvs0/head", &mut model, CLUSTER, pattern(43, 64 * 1024))?;
+    let got = lab.read("lvs0/head", 0, span)?;
+    expect_bytes("lvs0/head during the shallow copy", &got, &model)?;
+
+    // 2. Delete the whole lvstore while the copy holds the snapshot.
+    let r = lab.tgt.call(&BdevLvolDeleteLvstore {
+        lvs_name: Some("lvs0".into()),
+        uuid: None,
+    });
+    expect_rpc_error(
+        "bdev_lvol_delete_lvstore while a shallow copy holds a snapshot",
+        r,
+        code::INVALID_PARAMS,
+        BUSY,
+    )?;
+    ensure!(lab.lvstore("lvs0").is_ok(), "lvs0 must still exist after a refused delete");
+    expect_still_listed(lab, "lvs0/head", "after the refused lvstore delete")?;
+    expect_still_listed(lab, "lvs0/snap", "after the refused lvstore delete")?;
+
+    if !in_progress(lab)? {
+        fail!("inconclusive: the shallow copy ended before the refused deletes were checked");
+    }
+
+    // 3. A crash while the copy runs: everything is still there.
+    lab.restart(Restart::Kill)?;
+    let got = lab.read("lvs0/snap", 0, span)?;
+    expect_bytes("lvs0/snap after a SIGKILL restart", &got, &snap_model)?;
+    let got = lab.read("lvs0/head", 0, span)?;
+    expect_bytes("lvs0/head after a SIGKILL restart", &got, &model)?;
+    lab.restart(Restart::Graceful)?;
+    let got = lab.read("lvs0/snap", 0, span)?;
+    expect_bytes("lvs0/snap after a graceful restart", &got, &snap_model)?;
+
+    // 4. Nothing holds the snapshot now: the same delete succeeds, then the head's.
+    ensure!(lab.tgt.ok(&BdevLvolDelete { name: "lvs0/snap".into() })?, "delete of lvs0/snap");
+    let got = lab.read("lvs0/head", 0, span)?;
+    expect_bytes("lvs0/head after its snapshot merged into it", &got, &model)?;
+    lab.unexport("lvs0/head")?;
+    ensure!(lab.tgt.ok(&BdevLvolDelete { name: "lvs0/head".into() })?, "delete of lvs0/head");
+    for how in [Restart::Graceful, Restart::Kill] {
+        lab.restart(how)?;
+        let lvols = lab.lvols()?;
+        ensure!(
+            lvols.is_empty(),
+            "after a {how:?} restart the deleted lvols are back: {:?}",
+            lvols.iter().map(|l| &l.alias).collect::<Vec<_>>()
+        );
+        ensure_eq!(
+            lab.lvstore("lvs0")?.free_clusters,
+            free_before,
+            "free clusters of lvs0 after a {how:?} restart (as before the lvols existed)"
+        );
+    }
+
+    // 5. No flag was left behind: the lvstore deletes normally.
+    ensure!(
+        lab.tgt.ok(&BdevLvolDeleteLvstore {
+            lvs_name: Some("lvs0".into()),
+            uuid: None,
+        })?,
+        "delete of lvs0"
+    );
+    poll("lvs0 to be gone", Duration::from_secs(10), || {
+        Ok(lab.lvstore("lvs0").is_err().then_some(()))
+    })?;
+    Ok(format!(
+        "2 deletes refused while a shallow copy held {snap_clusters} clusters; then deleted, {free_before} clusters free after restarts"
+    ))
+}
