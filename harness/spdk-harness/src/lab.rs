@@ -100,8 +100,8 @@ pub struct Lab {
     pub tgt: Target,
     exporter: Option<Target>,
     disks: Vec<Disk>,
-    exports: HashMap<String, Export>,
-    transport: bool,
+    pub(crate) exports: HashMap<String, Export>,
+    pub(crate) transport: bool,
     exporter_transport: bool,
     pub faults: Faults,
     writes: u32,
@@ -247,7 +247,7 @@ impl Lab {
         Ok(self.exporter.as_mut().unwrap())
     }
 
-    fn attach(&mut self, disk: &Disk) -> Result<()> {
+    pub(crate) fn attach(&mut self, disk: &Disk) -> Result<()> {
         match &disk.attach {
             Attach::Aio { file } => {
                 self.tgt.ok(&BdevAioCreate {

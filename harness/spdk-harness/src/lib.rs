@@ -6,6 +6,7 @@ pub mod build;
 pub mod data;
 pub mod error;
 pub mod lab;
+pub mod offline;
 pub mod report;
 pub mod scenarios;
 pub mod target;
