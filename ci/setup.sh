@@ -11,6 +11,8 @@ APT_PACKAGES=(
 	meson ninja-build python3-pyelftools nasm libnuma-dev autoconf automake libtool help2man
 	# build speed, patch style checks (scripts/check_format.sh)
 	ccache astyle shellcheck pycodestyle git
+	# check_format.sh uses \s in awk regexes, which mawk, Debian's default awk, does not know
+	gawk
 	# harness: bindgen needs libclang
 	libclang-dev clang
 )

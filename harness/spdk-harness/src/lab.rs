@@ -74,7 +74,7 @@ pub struct Disk {
 
 #[derive(Debug, Clone)]
 enum Attach {
-    Aio { file: PathBuf },
+    Aio { file: PathBuf, uuid: String },
     Nvme(BdevNvmeAttachController),
 }
 
@@ -167,7 +167,10 @@ impl Lab {
                     name: name.into(),
                     bdev: name.into(),
                     file: Some(file.clone()),
-                    attach: Attach::Aio { file },
+                    attach: Attach::Aio {
+                        file,
+                        uuid: new_uuid()?,
+                    },
                 }
             }
             BaseKind::NvmfTcp => {
@@ -178,6 +181,7 @@ impl Lab {
                     name: name.into(),
                     filename: file.display().to_string(),
                     block_size: Some(BLOCK as u32),
+                    uuid: Some(new_uuid()?),
                 })?;
                 let nqn = nqn_for(&format!("base-{name}"));
                 let port = free_port()?;
@@ -249,11 +253,12 @@ impl Lab {
 
     pub(crate) fn attach(&mut self, disk: &Disk) -> Result<()> {
         match &disk.attach {
-            Attach::Aio { file } => {
+            Attach::Aio { file, uuid } => {
                 self.tgt.ok(&BdevAioCreate {
                     name: disk.bdev.clone(),
                     filename: file.display().to_string(),
                     block_size: Some(BLOCK as u32),
+                    uuid: Some(uuid.clone()),
                 })?;
             }
             Attach::Nvme(req) => {
@@ -351,6 +356,7 @@ impl Lab {
     /// Write `data` at byte `offset` of `bdev`, through NVMe-oF/TCP with spdk_dd.
     pub fn write(&mut self, bdev: &str, offset: u64, data: &[u8]) -> Result<()> {
         check_aligned(offset, data.len() as u64)?;
+        let bs = io_size(offset, data.len() as u64);
         let ex = self.export(bdev)?;
         let src = self.scratch("w");
         let mut buf = data.to_vec();
@@ -365,9 +371,10 @@ impl Lab {
             &[
                 format!("--if={}", src.display()),
                 "--ob=Nvme0n1".into(),
-                format!("--bs={BLOCK}"),
-                format!("--seek={}", offset / BLOCK),
-                format!("--count={}", data.len() as u64 / BLOCK),
+                format!("--bs={bs}"),
+                format!("--seek={}", offset / bs),
+                format!("--count={}", data.len() as u64 / bs),
+                "--qd=4".into(),
             ],
         );
         let _ = std::fs::remove_file(&src);
@@ -383,6 +390,7 @@ impl Lab {
     /// Read `len` bytes at `offset` of `bdev` through NVMe-oF/TCP with spdk_dd.
     pub fn read(&mut self, bdev: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         check_aligned(offset, len)?;
+        let bs = io_size(offset, len);
         let ex = self.export(bdev)?;
         let dst = self.scratch("r");
         self.dd(
@@ -390,9 +398,10 @@ impl Lab {
             &[
                 "--ib=Nvme0n1".into(),
                 format!("--of={}", dst.display()),
-                format!("--bs={BLOCK}"),
-                format!("--skip={}", offset / BLOCK),
-                format!("--count={}", len / BLOCK),
+                format!("--bs={bs}"),
+                format!("--skip={}", offset / bs),
+                format!("--count={}", len / bs),
+                "--qd=4".into(),
             ],
         )?;
         let data = std::fs::read(&dst).ctx(|| format!("read {}", dst.display()))?;
@@ -589,10 +598,40 @@ fn nqn_for(bdev: &str) -> String {
     format!("nqn.2026-08.io.spdk.harness:{clean}")
 }
 
+/// A random (version 4) UUID for a base bdev, kept across restarts.
+fn new_uuid() -> Result<String> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .ctx(|| "read /dev/urandom".into())?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").ctx(|| "find a free port".into())?;
     Ok(l.local_addr().ctx(|| "local addr".into())?.port())
+}
+
+/// The largest I/O size, from 4 KiB to 1 MiB, that divides both the offset
+/// and the length: few large I/Os rather than many 4 KiB ones.
+fn io_size(offset: u64, len: u64) -> u64 {
+    let mut bs = MIB;
+    while bs > BLOCK && (!offset.is_multiple_of(bs) || !len.is_multiple_of(bs)) {
+        bs /= 2;
+    }
+    bs
 }
 
 fn check_aligned(offset: u64, len: u64) -> Result<()> {

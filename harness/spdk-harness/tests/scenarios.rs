@@ -14,6 +14,11 @@ use spdk_harness::scenarios::run_or_panic;
 #[case::detach_basic("detach_basic")]
 #[case::detach_chain_rebuild("detach_chain_rebuild")]
 #[case::detach_bad_input("detach_bad_input")]
+#[case::checksum_oracle("checksum_oracle")]
+#[case::checksum_longhorn_values("checksum_longhorn_values")]
+#[case::checksum_stop("checksum_stop")]
+#[case::checksum_invalidation("checksum_invalidation")]
+#[case::busy_delete_checksum("busy_delete_checksum")]
 #[case::busy_delete_shallow_copy("busy_delete_shallow_copy")]
 #[file_serial(spdk_target)]
 fn scenario(#[case] name: &str) {

@@ -104,6 +104,10 @@ pub struct BdevAioCreate {
     pub filename: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_size: Option<u32>,
+    /// Without it SPDK makes up a new UUID on every create, and an esnap
+    /// clone of the bdev no longer finds its external snapshot after a restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
 }
 rpc!(BdevAioCreate, "bdev_aio_create", String);
 
@@ -412,3 +416,69 @@ pub struct BdevLvolDetachParent {
     pub name: String,
 }
 rpc!(BdevLvolDetachParent, "bdev_lvol_detach_parent", bool);
+
+// ------------------------------------------- our series: snapshot checksums
+// Requests and results as longhorn/go-spdk-helper's BdevLvol*SnapshotChecksum*.
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevLvolRegisterSnapshotChecksum {
+    pub name: String,
+}
+rpc!(
+    BdevLvolRegisterSnapshotChecksum,
+    "bdev_lvol_register_snapshot_checksum",
+    bool
+);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevLvolRegisterSnapshotRangeChecksums {
+    pub name: String,
+}
+rpc!(
+    BdevLvolRegisterSnapshotRangeChecksums,
+    "bdev_lvol_register_snapshot_range_checksums",
+    bool
+);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevLvolGetSnapshotChecksum {
+    pub name: String,
+}
+rpc!(
+    BdevLvolGetSnapshotChecksum,
+    "bdev_lvol_get_snapshot_checksum",
+    SnapshotChecksum
+);
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct SnapshotChecksum {
+    pub checksum: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevLvolGetSnapshotRangeChecksums {
+    pub name: String,
+    pub cluster_start_index: u64,
+    pub cluster_count: u64,
+}
+rpc!(
+    BdevLvolGetSnapshotRangeChecksums,
+    "bdev_lvol_get_snapshot_range_checksums",
+    Vec<ClusterChecksum>
+);
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct ClusterChecksum {
+    pub cluster_index: u64,
+    pub checksum: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevLvolStopSnapshotChecksum {
+    pub name: String,
+}
+rpc!(
+    BdevLvolStopSnapshotChecksum,
+    "bdev_lvol_stop_snapshot_checksum",
+    bool
+);

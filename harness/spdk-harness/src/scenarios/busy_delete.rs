@@ -16,12 +16,162 @@ use spdk_rpc::methods::*;
 use std::time::Duration;
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario {
-        name: "busy_delete_shallow_copy",
-        about: "delete a snapshot, and its lvstore, while a shallow copy holds it: refused, nothing lost; then deleted for good",
-        needs: &[],
-        run: shallow_copy,
-    }]
+    vec![
+        Scenario {
+            name: "busy_delete_checksum",
+            about: "delete a snapshot while a checksum pass holds it: refused, I/O goes on, restarts keep it; stop, then deleted for good",
+            needs: super::checksum::CHECKSUM_RPCS,
+            run: checksum_pass,
+        },
+        Scenario {
+            name: "busy_delete_shallow_copy",
+            about: "delete a snapshot, and its lvstore, while a shallow copy holds it: refused, nothing lost; then deleted for good",
+            needs: &[],
+            run: shallow_copy,
+        },
+    ]
+}
+
+/// The seed's flow: a 1 GiB lvol exported over NVMe-oF, a snapshot, a
+/// checksum pass on it, a delete during the pass.
+fn checksum_pass(lab: &mut Lab) -> Result<String> {
+    use super::checksum::{expect_interrupted, slow_lvstore, stop_running_pass};
+    // 200 ms per read: a pass over 256 clusters, 4 at a time, takes over 12 s.
+    slow_lvstore(lab, 200_000)?;
+    let free_before = lab.lvstore("lvs0")?.free_clusters;
+    lab.tgt.ok(&BdevLvolCreate {
+        lvol_name: "head".into(),
+        size_in_mib: 1024,
+        thin_provision: false,
+        lvs_name: "lvs0".into(),
+        clear_method: Some("none".into()),
+    })?;
+    let span = 4 * CLUSTER;
+    let mut model = vec![0u8; span as usize];
+    write(lab, "lvs0/head", &mut model, 0, pattern(51, 512 * 1024))?;
+    write(
+        lab,
+        "lvs0/head",
+        &mut model,
+        2 * CLUSTER,
+        pattern(52, 512 * 1024),
+    )?;
+    lab.tgt.ok(&BdevLvolSnapshot {
+        lvol_name: "lvs0/head".into(),
+        snapshot_name: "snap".into(),
+    })?;
+    let snap_model = model.clone();
+    let snap_clusters = lab.lvol("lvs0/snap")?.num_allocated_clusters;
+
+    // Register, then delete, on one connection: SPDK runs them in that order,
+    // and the pass holds the snapshot from its first step.
+    let mut conn = lab.tgt.connect()?;
+    let pass = conn
+        .send(&BdevLvolRegisterSnapshotChecksum {
+            name: "lvs0/snap".into(),
+        })
+        .map_err(|e| Error::Check(format!("send register: {e}")))?;
+    let del = conn
+        .send(&BdevLvolDelete {
+            name: "lvs0/snap".into(),
+        })
+        .map_err(|e| Error::Check(format!("send delete: {e}")))?;
+    let r = conn.wait_typed::<BdevLvolDelete>(del, Duration::from_secs(30));
+    expect_rpc_error(
+        "bdev_lvol_delete of a snapshot a checksum pass holds",
+        r,
+        code::INTERNAL_ERROR,
+        BUSY,
+    )?;
+    expect_still_listed(lab, "lvs0/snap", "during the checksum pass")?;
+    ensure_eq!(
+        lab.lvol("lvs0/snap")?.num_allocated_clusters,
+        snap_clusters,
+        "clusters of lvs0/snap"
+    );
+    // I/O on the head goes on, without error: one small write and its read
+    // (the lvstore sits on the delay bdev; full comparisons follow the restart).
+    write(lab, "lvs0/head", &mut model, CLUSTER, pattern(53, 4096))?;
+    let got = lab.read("lvs0/head", CLUSTER, 4096)?;
+    expect_bytes(
+        "lvs0/head during the checksum pass",
+        &got,
+        &model[CLUSTER as usize..CLUSTER as usize + 4096],
+    )?;
+
+    // Stop the pass: register fails with -EINTR, then nothing holds the snapshot.
+    stop_running_pass(lab, "lvs0/snap")?;
+    expect_interrupted(&mut conn, pass, "lvs0/snap")?;
+    drop(conn);
+
+    // Restarts keep the snapshot and its data (the lvstore now loads from the
+    // AIO disk directly, without the delay bdev).
+    for how in [Restart::Kill, Restart::Graceful] {
+        lab.restart(how)?;
+        expect_still_listed(lab, "lvs0/snap", &format!("after a {how:?} restart"))?;
+        let got = lab.read("lvs0/snap", 0, span)?;
+        expect_bytes(
+            &format!("lvs0/snap after a {how:?} restart"),
+            &got,
+            &snap_model,
+        )?;
+        let got = lab.read("lvs0/head", 0, span)?;
+        expect_bytes(&format!("lvs0/head after a {how:?} restart"), &got, &model)?;
+    }
+
+    // Stop a new pass and delete at once: no -EBUSY. Register and stop go on
+    // one connection, so the stop finds the pass however fast the disk is.
+    let mut conn = lab.tgt.connect()?;
+    let pass = conn
+        .send(&BdevLvolRegisterSnapshotChecksum {
+            name: "lvs0/snap".into(),
+        })
+        .map_err(|e| Error::Check(format!("send register: {e}")))?;
+    let stop = conn
+        .send(&BdevLvolStopSnapshotChecksum {
+            name: "lvs0/snap".into(),
+        })
+        .map_err(|e| Error::Check(format!("send stop: {e}")))?;
+    ensure!(
+        conn.wait_typed::<BdevLvolStopSnapshotChecksum>(stop, Duration::from_secs(60))
+            .map_err(|e| Error::Check(format!("stop of a pass sent just before it: {e}")))?,
+        "stop must return true"
+    );
+    ensure!(
+        lab.tgt
+            .call(&BdevLvolDelete {
+                name: "lvs0/snap".into()
+            })
+            .map_err(|e| Error::Check(format!("delete of lvs0/snap right after stop: {e}")))?,
+        "delete of lvs0/snap"
+    );
+    expect_interrupted(&mut conn, pass, "lvs0/snap")?;
+    let got = lab.read("lvs0/head", 0, span)?;
+    expect_bytes("lvs0/head after its snapshot merged into it", &got, &model)?;
+    lab.unexport("lvs0/head")?;
+    ensure!(
+        lab.tgt.ok(&BdevLvolDelete {
+            name: "lvs0/head".into()
+        })?,
+        "delete of lvs0/head"
+    );
+    for how in [Restart::Graceful, Restart::Kill] {
+        lab.restart(how)?;
+        let lvols = lab.lvols()?;
+        ensure!(
+            lvols.is_empty(),
+            "after a {how:?} restart the deleted lvols are back: {:?}",
+            lvols.iter().map(|l| &l.alias).collect::<Vec<_>>()
+        );
+        ensure_eq!(
+            lab.lvstore("lvs0")?.free_clusters,
+            free_before,
+            "free clusters after a {how:?} restart"
+        );
+    }
+    Ok(format!(
+        "delete refused while the pass held {snap_clusters} clusters; stop → delete at once; {free_before} clusters free after restarts"
+    ))
 }
 
 /// The snapshot under test: 64 clusters, so that a shallow copy onto a bdev
@@ -73,14 +223,24 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
     let span = 4 * CLUSTER;
     let mut model = vec![0u8; span as usize];
     write(lab, "lvs0/head", &mut model, 0, pattern(41, 256 * 1024))?;
-    write(lab, "lvs0/head", &mut model, 3 * CLUSTER, pattern(42, 256 * 1024))?;
+    write(
+        lab,
+        "lvs0/head",
+        &mut model,
+        3 * CLUSTER,
+        pattern(42, 256 * 1024),
+    )?;
     lab.tgt.ok(&BdevLvolSnapshot {
         lvol_name: "lvs0/head".into(),
         snapshot_name: "snap".into(),
     })?;
     let snap_model = model.clone();
     let snap_clusters = lab.lvol("lvs0/snap")?.num_allocated_clusters;
-    ensure_eq!(snap_clusters, SNAP_MIB * 1024 * 1024 / CLUSTER, "clusters of lvs0/snap");
+    ensure_eq!(
+        snap_clusters,
+        SNAP_MIB * 1024 * 1024 / CLUSTER,
+        "clusters of lvs0/snap"
+    );
     // Read the snapshot over NVMe-oF once: its export must keep serving.
     let got = lab.read("lvs0/snap", 0, span)?;
     expect_bytes("lvs0/snap before the copy", &got, &snap_model)?;
@@ -108,10 +268,21 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
     ensure!(in_progress(lab)?, "the shallow copy must be in progress");
 
     // 1. Delete the snapshot while the copy holds it.
-    let r = lab.tgt.call(&BdevLvolDelete { name: "lvs0/snap".into() });
-    expect_rpc_error("bdev_lvol_delete of a snapshot a shallow copy holds", r, code::INTERNAL_ERROR, BUSY)?;
+    let r = lab.tgt.call(&BdevLvolDelete {
+        name: "lvs0/snap".into(),
+    });
+    expect_rpc_error(
+        "bdev_lvol_delete of a snapshot a shallow copy holds",
+        r,
+        code::INTERNAL_ERROR,
+        BUSY,
+    )?;
     expect_still_listed(lab, "lvs0/snap", "during the shallow copy")?;
-    ensure_eq!(lab.lvol("lvs0/snap")?.num_allocated_clusters, snap_clusters, "clusters of lvs0/snap");
+    ensure_eq!(
+        lab.lvol("lvs0/snap")?.num_allocated_clusters,
+        snap_clusters,
+        "clusters of lvs0/snap"
+    );
     ensure_eq!(
         lab.lvol_bdev("lvs0/head")?.base_snapshot.as_deref(),
         Some("snap"),
@@ -119,9 +290,19 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
     );
     // Its bdev and export stay: reads of the snapshot go on.
     let got = lab.read("lvs0/snap", 0, span)?;
-    expect_bytes("lvs0/snap over NVMe-oF after the refused delete", &got, &snap_model)?;
+    expect_bytes(
+        "lvs0/snap over NVMe-oF after the refused delete",
+        &got,
+        &snap_model,
+    )?;
     // I/O on the head goes on.
-    write(lab, "lvs0/head", &mut model, CLUSTER, pattern(43, 64 * 1024))?;
+    write(
+        lab,
+        "lvs0/head",
+        &mut model,
+        CLUSTER,
+        pattern(43, 64 * 1024),
+    )?;
     let got = lab.read("lvs0/head", 0, span)?;
     expect_bytes("lvs0/head during the shallow copy", &got, &model)?;
 
@@ -136,7 +317,10 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
         code::INVALID_PARAMS,
         BUSY,
     )?;
-    ensure!(lab.lvstore("lvs0").is_ok(), "lvs0 must still exist after a refused delete");
+    ensure!(
+        lab.lvstore("lvs0").is_ok(),
+        "lvs0 must still exist after a refused delete"
+    );
     expect_still_listed(lab, "lvs0/head", "after the refused lvstore delete")?;
     expect_still_listed(lab, "lvs0/snap", "after the refused lvstore delete")?;
 
@@ -155,11 +339,21 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
     expect_bytes("lvs0/snap after a graceful restart", &got, &snap_model)?;
 
     // 4. Nothing holds the snapshot now: the same delete succeeds, then the head's.
-    ensure!(lab.tgt.ok(&BdevLvolDelete { name: "lvs0/snap".into() })?, "delete of lvs0/snap");
+    ensure!(
+        lab.tgt.ok(&BdevLvolDelete {
+            name: "lvs0/snap".into()
+        })?,
+        "delete of lvs0/snap"
+    );
     let got = lab.read("lvs0/head", 0, span)?;
     expect_bytes("lvs0/head after its snapshot merged into it", &got, &model)?;
     lab.unexport("lvs0/head")?;
-    ensure!(lab.tgt.ok(&BdevLvolDelete { name: "lvs0/head".into() })?, "delete of lvs0/head");
+    ensure!(
+        lab.tgt.ok(&BdevLvolDelete {
+            name: "lvs0/head".into()
+        })?,
+        "delete of lvs0/head"
+    );
     for how in [Restart::Graceful, Restart::Kill] {
         lab.restart(how)?;
         let lvols = lab.lvols()?;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 pub mod baseline;
 pub mod busy_delete;
+pub mod checksum;
 pub mod detach;
 
 pub type Run = fn(&mut Lab) -> Result<String>;
@@ -34,6 +35,7 @@ pub fn all() -> Vec<Scenario> {
     let mut v = vec![];
     v.extend(baseline::scenarios());
     v.extend(detach::scenarios());
+    v.extend(checksum::scenarios());
     v.extend(busy_delete::scenarios());
     v
 }

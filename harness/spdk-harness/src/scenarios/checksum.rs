@@ -1,0 +1,490 @@
+//! Snapshot checksums that can be stopped: values checked against an
+//! independent CRC-64/GO-ISO (the `crc` crate) over the bytes read back
+//! through NVMe-oF; Longhorn's known values; the stop flow; invalidation.
+
+use super::baseline::{expect_rpc_error, CLUSTER};
+use super::Scenario;
+use crate::data::pattern;
+use crate::error::{Error, Result};
+use crate::lab::{Lab, Restart, MIB};
+use crate::target::poll;
+use crate::{ensure, ensure_eq, fail};
+use spdk_rpc::methods::*;
+use spdk_rpc::{Client, Errno, RpcError};
+use std::time::{Duration, Instant};
+
+/// CRC-64/GO-ISO, as Go's hash/crc64 computes it with crc64.ISO.
+pub const CRC64_GO_ISO: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_GO_ISO);
+
+pub const CHECKSUM_RPCS: &[&str] = &[
+    "bdev_lvol_register_snapshot_checksum",
+    "bdev_lvol_register_snapshot_range_checksums",
+    "bdev_lvol_get_snapshot_checksum",
+    "bdev_lvol_get_snapshot_range_checksums",
+    "bdev_lvol_stop_snapshot_checksum",
+];
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "checksum_oracle",
+            about: "checksums of empty, one-cluster, sparse, full and 1 GiB snapshots equal a Rust CRC-64/GO-ISO of the bytes; per cluster too; after restarts",
+            needs: CHECKSUM_RPCS,
+            run: oracle,
+        },
+        Scenario {
+            name: "checksum_longhorn_values",
+            about: "one cluster of 0xCC, one of 0xBB, both: Longhorn's known checksums",
+            needs: CHECKSUM_RPCS,
+            run: longhorn_values,
+        },
+        Scenario {
+            name: "checksum_stop",
+            about: "stop a pass on a 1 GiB snapshot mid-way from a second connection: -EINTR, -ENODEV, -ESRCH, immediate delete",
+            needs: CHECKSUM_RPCS,
+            run: stop,
+        },
+        Scenario {
+            name: "checksum_invalidation",
+            about: "deleting a snapshot's parent merges clusters into it: its checksum is gone, and re-registering gives the new value",
+            needs: CHECKSUM_RPCS,
+            run: invalidation,
+        },
+    ]
+}
+
+fn lvstore(lab: &mut Lab, disk: &str, mib: u64) -> Result<()> {
+    let bdev = lab.add_disk(disk, mib)?;
+    lab.tgt.ok(&BdevLvolCreateLvstore {
+        bdev_name: bdev,
+        lvs_name: "lvs0".into(),
+        cluster_sz: Some(CLUSTER as u32),
+        clear_method: None,
+    })?;
+    Ok(())
+}
+
+fn lvol(lab: &mut Lab, name: &str, mib: u64, thin: bool) -> Result<String> {
+    lab.tgt.ok(&BdevLvolCreate {
+        lvol_name: name.into(),
+        size_in_mib: mib,
+        thin_provision: thin,
+        lvs_name: "lvs0".into(),
+        clear_method: Some("none".into()),
+    })?;
+    Ok(format!("lvs0/{name}"))
+}
+
+fn snapshot(lab: &mut Lab, lvol: &str, name: &str) -> Result<String> {
+    lab.tgt.ok(&BdevLvolSnapshot {
+        lvol_name: lvol.into(),
+        snapshot_name: name.into(),
+    })?;
+    Ok(format!("lvs0/{name}"))
+}
+
+/// The oracle: CRC-64/GO-ISO of the allocated clusters, each read whole
+/// through NVMe-oF, in ascending order; and one CRC per cluster.
+pub fn oracle_checksums(
+    lab: &mut Lab,
+    lvol: &str,
+    allocated: &[u64],
+) -> Result<(u64, Vec<ClusterChecksum>)> {
+    let mut whole = CRC64_GO_ISO.digest();
+    let mut per = vec![];
+    let mut i = 0;
+    while i < allocated.len() {
+        // One read per run of adjacent clusters, at most 64 clusters at a time.
+        let mut j = i + 1;
+        while j < allocated.len() && allocated[j] == allocated[j - 1] + 1 && j - i < 64 {
+            j += 1;
+        }
+        let buf = lab.read(lvol, allocated[i] * CLUSTER, (j - i) as u64 * CLUSTER)?;
+        for (k, chunk) in buf.chunks(CLUSTER as usize).enumerate() {
+            whole.update(chunk);
+            per.push(ClusterChecksum {
+                cluster_index: allocated[i + k],
+                checksum: CRC64_GO_ISO.checksum(chunk),
+            });
+        }
+        i = j;
+    }
+    Ok((whole.finalize(), per))
+}
+
+fn get(lab: &mut Lab, snap: &str) -> std::result::Result<u64, RpcError> {
+    lab.tgt
+        .call(&BdevLvolGetSnapshotChecksum { name: snap.into() })
+        .map(|c| c.checksum)
+}
+
+fn get_range(lab: &mut Lab, snap: &str, clusters: u64) -> Result<Vec<ClusterChecksum>> {
+    lab.tgt.ok(&BdevLvolGetSnapshotRangeChecksums {
+        name: snap.into(),
+        cluster_start_index: 0,
+        cluster_count: clusters,
+    })
+}
+
+struct Shape {
+    name: &'static str,
+    mib: u64,
+    thin: bool,
+    /// Clusters written (partly): what the snapshot allocates, for thin lvols.
+    written: Vec<u64>,
+}
+
+fn oracle(lab: &mut Lab) -> Result<String> {
+    lvstore(lab, "disk0", 1600)?;
+    let shapes = [
+        Shape {
+            name: "empty",
+            mib: 64,
+            thin: true,
+            written: vec![],
+        },
+        Shape {
+            name: "one",
+            mib: 64,
+            thin: true,
+            written: vec![5],
+        },
+        Shape {
+            name: "sparse",
+            mib: 64,
+            thin: true,
+            written: vec![0, 3, 7, 15],
+        },
+        Shape {
+            name: "full",
+            mib: 32,
+            thin: true,
+            written: (0..8).collect(),
+        },
+        Shape {
+            name: "gib",
+            mib: 1024,
+            thin: false,
+            written: vec![0, 100, 255],
+        },
+    ];
+    let mut expected = vec![];
+    for (n, s) in shapes.iter().enumerate() {
+        let vol = lvol(lab, s.name, s.mib, s.thin)?;
+        for &c in &s.written {
+            lab.write(
+                &vol,
+                c * CLUSTER + 8192,
+                &pattern(100 + n as u64 * 17 + c, 128 * 1024),
+            )?;
+        }
+        let snap = snapshot(lab, &vol, &format!("{}-snap", s.name))?;
+        let clusters = s.mib * MIB / CLUSTER;
+        let allocated: Vec<u64> = if s.thin {
+            s.written.clone()
+        } else {
+            (0..clusters).collect()
+        };
+        ensure_eq!(
+            lab.lvol(&snap)?.num_allocated_clusters,
+            allocated.len() as u64,
+            "allocated clusters of {snap}"
+        );
+        let (whole, per) = oracle_checksums(lab, &snap, &allocated)?;
+        if allocated.is_empty() {
+            ensure_eq!(whole, 0, "the oracle's checksum of no data");
+        }
+
+        let t0 = Instant::now();
+        ensure!(
+            lab.tgt
+                .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })?,
+            "register must return true"
+        );
+        let secs = t0.elapsed().as_secs_f64();
+        ensure_eq!(
+            get(lab, &snap).map_err(rpc(&snap))?,
+            whole,
+            "checksum of {snap} against the Rust oracle"
+        );
+        // Range checksums: same whole value, one entry per allocated cluster.
+        ensure!(
+            lab.tgt
+                .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: snap.clone() })?,
+            "range register must return true"
+        );
+        ensure_eq!(
+            get(lab, &snap).map_err(rpc(&snap))?,
+            whole,
+            "checksum of {snap} after the range pass"
+        );
+        ensure_eq!(
+            get_range(lab, &snap, clusters)?,
+            per,
+            "per-cluster checksums of {snap}"
+        );
+        expected.push((snap, whole, per, clusters, secs));
+    }
+    for how in [Restart::Graceful, Restart::Kill] {
+        lab.restart(how)?;
+        for (snap, whole, per, clusters, _) in &expected {
+            ensure_eq!(
+                get(lab, snap).map_err(rpc(snap))?,
+                *whole,
+                "checksum of {snap} after a {how:?} restart"
+            );
+            ensure_eq!(
+                get_range(lab, snap, *clusters)?,
+                *per,
+                "per-cluster checksums of {snap} after a {how:?} restart"
+            );
+        }
+    }
+    let gib = expected.last().unwrap();
+    Ok(format!(
+        "{} shapes equal the oracle, before and after restarts; 1 GiB registered in {:.2}s",
+        expected.len(),
+        gib.4
+    ))
+}
+
+fn rpc(what: &str) -> impl Fn(RpcError) -> Error + '_ {
+    move |e| Error::Check(format!("{what}: {e}"))
+}
+
+fn longhorn_values(lab: &mut Lab) -> Result<String> {
+    lvstore(lab, "disk0", 128)?;
+    let vol = lvol(lab, "vol", 16, true)?;
+    lab.write(&vol, 0, &vec![0xcc; CLUSTER as usize])?;
+    let s1 = snapshot(lab, &vol, "cc")?;
+    lab.write(&vol, CLUSTER, &vec![0xbb; CLUSTER as usize])?;
+    let s2 = snapshot(lab, &vol, "bb")?;
+    let both = lvol(lab, "both", 16, true)?;
+    lab.write(&both, 0, &vec![0xcc; CLUSTER as usize])?;
+    lab.write(&both, CLUSTER, &vec![0xbb; CLUSTER as usize])?;
+    let s3 = snapshot(lab, &both, "ccbb")?;
+    for (snap, want) in [
+        (&s1, 828947163827886523u64),
+        (&s2, 7161606974051404010),
+        (&s3, 440587436939872369),
+    ] {
+        lab.tgt
+            .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })?;
+        ensure_eq!(
+            get(lab, snap).map_err(rpc(snap))?,
+            want,
+            "checksum of {snap} (Longhorn's value)"
+        );
+    }
+    // The Rust oracle agrees on the constants.
+    ensure_eq!(
+        CRC64_GO_ISO.checksum(&vec![0xcc; CLUSTER as usize]),
+        828947163827886523,
+        "the oracle's value for one cluster of 0xCC"
+    );
+    Ok("0xCC → 828947163827886523, 0xBB → 7161606974051404010, both → 440587436939872369".into())
+}
+
+/// Put the lvstore on a delay bdev so that a pass over 1 GiB takes seconds:
+/// a stop then lands mid-way by construction, not by luck.
+pub fn slow_lvstore(lab: &mut Lab, read_delay_us: u64) -> Result<()> {
+    let bdev = lab.add_disk("disk0", 2400)?;
+    lab.tgt.ok(&BdevDelayCreate {
+        name: "slow0".into(),
+        base_bdev_name: bdev,
+        avg_read_latency: read_delay_us,
+        p99_read_latency: read_delay_us,
+        avg_write_latency: 0,
+        p99_write_latency: 0,
+    })?;
+    lab.tgt.ok(&BdevLvolCreateLvstore {
+        bdev_name: "slow0".into(),
+        lvs_name: "lvs0".into(),
+        cluster_sz: Some(CLUSTER as u32),
+        clear_method: None,
+    })?;
+    Ok(())
+}
+
+/// Send `stop` until it finds the pass (its open is asynchronous). Fails if
+/// the pass ended before any stop found it.
+pub fn stop_running_pass(lab: &mut Lab, snap: &str) -> Result<Duration> {
+    let t0 = Instant::now();
+    poll(
+        &format!("a checksum pass on {snap} to stop"),
+        Duration::from_secs(30),
+        || match lab
+            .tgt
+            .call(&BdevLvolStopSnapshotChecksum { name: snap.into() })
+        {
+            Ok(true) => Ok(Some(t0.elapsed())),
+            Ok(false) => fail!("stop of {snap} returned false"),
+            Err(e) if e.errno() == Some(Errno::ESRCH) => Ok(None),
+            Err(e) => fail!("stop of {snap}: {e}"),
+        },
+    )
+}
+
+/// The register call sent on `conn` must fail with -EINTR.
+pub fn expect_interrupted(conn: &mut Client, p: spdk_rpc::Pending, snap: &str) -> Result<()> {
+    match conn.wait_typed::<BdevLvolRegisterSnapshotChecksum>(p, Duration::from_secs(60)) {
+        Ok(v) => fail!("register of {snap} returned {v} although it was stopped mid-way: the stop did not interrupt it"),
+        Err(e) if e.errno() == Some(Errno::EINTR) => Ok(()),
+        Err(e) => fail!("register of {snap} after the stop: expected -EINTR (-4), got {e}"),
+    }
+}
+
+fn stop(lab: &mut Lab) -> Result<String> {
+    slow_lvstore(lab, 20_000)?;
+    let big = lvol(lab, "big", 1024, false)?;
+    let span = 4 * CLUSTER;
+    let mut model = vec![0u8; span as usize];
+    let p = pattern(61, 256 * 1024);
+    lab.write(&big, 0, &p)?;
+    model[..p.len()].copy_from_slice(&p);
+    let other = lvol(lab, "other", 64, true)?;
+    let other_data = pattern(62, 512 * 1024);
+    lab.write(&other, CLUSTER, &other_data)?;
+    let snap = snapshot(lab, &big, "big-snap")?;
+    let free_before = lab.lvstore("lvs0")?.free_clusters;
+
+    // The pass runs on a connection of its own; stop comes from another.
+    let mut conn = lab.tgt.connect()?;
+    let t0 = Instant::now();
+    let pending = conn
+        .send(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })
+        .map_err(rpc("send register"))?;
+    let stop_after = stop_running_pass(lab, &snap)?;
+    let stopped_in = t0.elapsed();
+    expect_interrupted(&mut conn, pending, &snap)?;
+
+    expect_rpc_error(
+        "get after a stopped pass",
+        lab.tgt
+            .call(&BdevLvolGetSnapshotChecksum { name: snap.clone() }),
+        -(Errno::ENODEV as i32),
+        "No such device",
+    )?;
+    expect_rpc_error(
+        "a second stop",
+        lab.tgt
+            .call(&BdevLvolStopSnapshotChecksum { name: snap.clone() }),
+        -(Errno::ESRCH as i32),
+        "No such process",
+    )?;
+
+    // Right after stop's answer, the snapshot deletes without -EBUSY.
+    let t1 = Instant::now();
+    ensure!(
+        lab.tgt
+            .call(&BdevLvolDelete { name: snap.clone() })
+            .map_err(|e| Error::Check(format!("delete of {snap} right after stop: {e}")))?,
+        "delete must return true"
+    );
+    let delete_secs = t1.elapsed().as_secs_f64();
+    ensure!(
+        lab.lvol(&snap).is_err(),
+        "{snap} must be gone after the delete"
+    );
+
+    ensure_eq!(
+        lab.lvstore("lvs0")?.free_clusters,
+        free_before,
+        "free clusters (the snapshot merged into big)"
+    );
+
+    // The lvstore unloads cleanly: a graceful stop exits 0 and it loads again
+    // (from the AIO disk directly, without the delay bdev).
+    lab.restart(Restart::Graceful)?;
+    // Other lvols are unaffected.
+    let got = lab.read(&big, 0, span)?;
+    crate::data::expect_bytes(
+        "lvs0/big after the stop, the delete and a restart",
+        &got,
+        &model,
+    )?;
+    let got = lab.read(&other, CLUSTER, other_data.len() as u64)?;
+    crate::data::expect_bytes("lvs0/other", &got, &other_data)?;
+    Ok(format!(
+        "pass interrupted {:.0} ms after it was sent (stop answered {:.0} ms after its first try, once the pass had ended); delete right after took {:.0} ms",
+        stopped_in.as_secs_f64() * 1000.0,
+        stop_after.as_secs_f64() * 1000.0,
+        delete_secs * 1000.0
+    ))
+}
+
+fn invalidation(lab: &mut Lab) -> Result<String> {
+    lvstore(lab, "disk0", 256)?;
+    let head = lvol(lab, "head", 32, true)?;
+    lab.write(&head, 0, &pattern(71, 64 * 1024))?;
+    let snap1 = snapshot(lab, &head, "snap1")?;
+    lab.write(&head, CLUSTER, &pattern(72, 64 * 1024))?;
+    let snap2 = snapshot(lab, &head, "snap2")?;
+    lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+        name: snap2.clone(),
+    })?;
+    let (before, _) = oracle_checksums(lab, &snap2, &[1])?;
+    ensure_eq!(
+        get(lab, &snap2).map_err(rpc(&snap2))?,
+        before,
+        "checksum of snap2 (cluster 1 only)"
+    );
+
+    // Deleting snap1 moves its cluster 0 into snap2, its only clone.
+    lab.tgt.ok(&BdevLvolDelete {
+        name: snap1.clone(),
+    })?;
+    ensure_eq!(
+        lab.lvol(&snap2)?.num_allocated_clusters,
+        2,
+        "clusters of snap2 after the merge"
+    );
+    for how in [None, Some(Restart::Kill)] {
+        if let Some(h) = how {
+            lab.restart(h)?;
+        }
+        expect_rpc_error(
+            &format!("get of snap2's checksum after the merge ({how:?})"),
+            lab.tgt.call(&BdevLvolGetSnapshotChecksum {
+                name: snap2.clone(),
+            }),
+            -(Errno::ENODEV as i32),
+            "No such device",
+        )?;
+        expect_rpc_error(
+            "get of snap2's range checksums after the merge",
+            lab.tgt.call(&BdevLvolGetSnapshotRangeChecksums {
+                name: snap2.clone(),
+                cluster_start_index: 0,
+                cluster_count: 8,
+            }),
+            -(Errno::ENODEV as i32),
+            "No such device",
+        )?;
+    }
+    lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+        name: snap2.clone(),
+    })?;
+    let (after, _) = oracle_checksums(lab, &snap2, &[0, 1])?;
+    ensure_eq!(
+        get(lab, &snap2).map_err(rpc(&snap2))?,
+        after,
+        "checksum of snap2 re-registered (clusters 0 and 1)"
+    );
+    ensure!(
+        after != before,
+        "the new checksum must differ from the old one"
+    );
+
+    // Deleting its child (head) changes none of snap2's data: the value stays.
+    lab.unexport(&head)?;
+    lab.tgt.ok(&BdevLvolDelete { name: head })?;
+    ensure_eq!(
+        get(lab, &snap2).map_err(rpc(&snap2))?,
+        after,
+        "checksum of snap2 after its child was deleted"
+    );
+    Ok(format!(
+        "{before:#018x} removed by the merge; re-registered {after:#018x} = oracle"
+    ))
+}
