@@ -110,11 +110,14 @@ fn main() {
         .allowlist_type("spdk_blob_id")
         .allowlist_type("spdk_blob_op_complete")
         .allowlist_type("spdk_lvol_op_complete")
+        .allowlist_type("spdk_blob_op_with_checksum_complete")
+        .allowlist_type("spdk_blob_cluster_checksum")
         // Handles the public headers only forward-declare: src/lib.rs defines
         // them as opaque, so internal changes to them are not drift.
         .blocklist_type("spdk_blob_store")
         .blocklist_type("spdk_blob")
         .blocklist_type("spdk_lvol")
+        .blocklist_type("spdk_io_channel")
         .derive_default(true)
         .layout_tests(true)
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));

@@ -62,6 +62,12 @@ pub mod bindings {
         _private: [u8; 0],
     }
 
+    /// An I/O channel (`struct spdk_io_channel`, opaque to its users).
+    #[repr(C)]
+    pub struct spdk_io_channel {
+        _private: [u8; 0],
+    }
+
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
 
