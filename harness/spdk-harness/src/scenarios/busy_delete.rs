@@ -5,7 +5,7 @@
 //! stays on disk, so it comes back after a restart.
 
 use super::baseline::{expect_rpc_error, write, CLUSTER};
-use super::Scenario;
+use super::{on_disk, Scenario};
 use crate::data::{expect_bytes, pattern};
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart};
@@ -107,7 +107,18 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
     // Restarts keep the snapshot and its data (the lvstore now loads from the
     // AIO disk directly, without the delay bdev).
     for how in [Restart::Kill, Restart::Graceful] {
-        lab.restart(how)?;
+        // The refused delete left the blob on disk, with its clusters.
+        lab.restart_inspecting(how, |st| {
+            let Some(blob) = on_disk(st, "disk0", "snap")? else {
+                fail!("{how:?}: lvs0/snap is not on disk after the refused delete");
+            };
+            ensure_eq!(
+                blob.allocated.len() as u64,
+                snap_clusters,
+                "{how:?}: clusters of lvs0/snap on disk"
+            );
+            Ok(())
+        })?;
         expect_still_listed(lab, "lvs0/snap", &format!("after a {how:?} restart"))?;
         let got = lab.read("lvs0/snap", 0, span)?;
         expect_bytes(
@@ -156,7 +167,22 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
         "delete of lvs0/head"
     );
     for how in [Restart::Graceful, Restart::Kill] {
-        lab.restart(how)?;
+        // The deleted blobs are gone from the disk and their clusters unused.
+        lab.restart_inspecting(how, |st| {
+            for name in ["snap", "head"] {
+                ensure!(
+                    on_disk(st, "disk0", name)?.is_none(),
+                    "{how:?}: deleted lvs0/{name} is still on disk"
+                );
+            }
+            let s = crate::offline::store(st, "disk0")?;
+            ensure_eq!(
+                s.clusters.used,
+                0,
+                "{how:?}: data clusters in use on disk after the deletes"
+            );
+            Ok(())
+        })?;
         let lvols = lab.lvols()?;
         ensure!(
             lvols.is_empty(),
@@ -355,7 +381,22 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
         "delete of lvs0/head"
     );
     for how in [Restart::Graceful, Restart::Kill] {
-        lab.restart(how)?;
+        // The deleted blobs are gone from the disk and their clusters unused.
+        lab.restart_inspecting(how, |st| {
+            for name in ["snap", "head"] {
+                ensure!(
+                    on_disk(st, "disk0", name)?.is_none(),
+                    "{how:?}: deleted lvs0/{name} is still on disk"
+                );
+            }
+            let s = crate::offline::store(st, "disk0")?;
+            ensure_eq!(
+                s.clusters.used,
+                0,
+                "{how:?}: data clusters in use on disk after the deletes"
+            );
+            Ok(())
+        })?;
         let lvols = lab.lvols()?;
         ensure!(
             lvols.is_empty(),

@@ -3,7 +3,7 @@
 //! through NVMe-oF; Longhorn's known values; the stop flow; invalidation.
 
 use super::baseline::{expect_rpc_error, CLUSTER};
-use super::Scenario;
+use super::{on_disk, Scenario};
 use crate::data::pattern;
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart, MIB};
@@ -226,7 +226,21 @@ fn oracle(lab: &mut Lab) -> Result<String> {
         expected.push((snap, whole, per, clusters, secs));
     }
     for how in [Restart::Graceful, Restart::Kill] {
-        lab.restart(how)?;
+        // The xattr on disk holds what the RPC returned.
+        lab.restart_inspecting(how, |st| {
+            for (snap, whole, ..) in &expected {
+                let name = snap.trim_start_matches("lvs0/");
+                let Some(blob) = on_disk(st, "disk0", name)? else {
+                    fail!("{how:?}: {snap} is not on disk");
+                };
+                ensure_eq!(
+                    blob.checksum(),
+                    Some(*whole),
+                    "{how:?}: checksum xattr of {snap} on disk"
+                );
+            }
+            Ok(())
+        })?;
         for (snap, whole, per, clusters, _) in &expected {
             ensure_eq!(
                 get(lab, snap).map_err(rpc(snap))?,
@@ -441,7 +455,18 @@ fn invalidation(lab: &mut Lab) -> Result<String> {
     );
     for how in [None, Some(Restart::Kill)] {
         if let Some(h) = how {
-            lab.restart(h)?;
+            // On disk too, the xattr is gone.
+            lab.restart_inspecting(h, |st| {
+                let Some(blob) = on_disk(st, "disk0", "snap2")? else {
+                    fail!("snap2 is not on disk");
+                };
+                ensure_eq!(
+                    blob.checksum(),
+                    None,
+                    "checksum xattr of snap2 on disk after the merge"
+                );
+                Ok(())
+            })?;
         }
         expect_rpc_error(
             &format!("get of snap2's checksum after the merge ({how:?})"),

@@ -4,12 +4,12 @@
 //! Plus Longhorn's chain rebuild end to end, and bad input.
 
 use super::baseline::{expect_rpc_error, write, CLUSTER, LVOL_MIB};
-use super::Scenario;
+use super::{on_disk, Scenario};
 use crate::data::{expect_bytes, expect_zeros, pattern};
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart, MIB};
 use crate::target::poll;
-use crate::{ensure, ensure_eq};
+use crate::{ensure, ensure_eq, fail};
 use serde_json::json;
 use spdk_rpc::methods::*;
 use spdk_rpc::{code, Errno};
@@ -150,10 +150,26 @@ fn basic(lab: &mut Lab) -> Result<String> {
         free,
     };
     check_basic(lab, &b, "after detach")?;
-    lab.restart(Restart::Graceful)?;
-    check_basic(lab, &b, "after a graceful restart")?;
-    lab.restart(Restart::Kill)?;
-    check_basic(lab, &b, "after a SIGKILL restart")?;
+    for how in [Restart::Graceful, Restart::Kill] {
+        // On disk, read while no target has it open: no parent link, same clusters.
+        lab.restart_inspecting(how, |st| {
+            let Some(blob) = on_disk(st, "disk0", "clone")? else {
+                fail!("{how:?}: lvs0/clone is not on disk");
+            };
+            ensure_eq!(
+                blob.parent,
+                lvs_inspect::Parent::None,
+                "{how:?}: parent link of lvs0/clone on disk"
+            );
+            ensure_eq!(
+                blob.allocated.len() as u64,
+                b.clone_clusters,
+                "{how:?}: clusters of lvs0/clone on disk"
+            );
+            Ok(())
+        })?;
+        check_basic(lab, &b, &format!("after a {how:?} restart"))?;
+    }
     Ok(format!(
         "clone clusters {} → {}, free {} → {}, 2 inherited clusters read zeros; same after both restarts",
         b.clone_clusters, b.clone_clusters, b.free, b.free

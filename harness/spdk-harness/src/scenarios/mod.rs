@@ -91,6 +91,16 @@ fn run_in_lab(s: &Scenario, faults: Faults) -> Result<String> {
     Ok(figure)
 }
 
+/// The blob of lvol `name` in the inspected store of `disk`, read from the
+/// file while no target had it open.
+pub fn on_disk<'a>(
+    stores: &'a [(String, lvs_inspect::Store)],
+    disk: &str,
+    name: &str,
+) -> Result<Option<&'a lvs_inspect::Blob>> {
+    Ok(crate::offline::store(stores, disk)?.blob_by_name(name))
+}
+
 /// Run a scenario by name and panic with its failure (for `cargo test`).
 pub fn run_or_panic(name: &str) -> String {
     let s = by_name(name).unwrap_or_else(|| panic!("no scenario named {name}"));
