@@ -19,6 +19,7 @@ use spdk_harness::scenarios::run_or_panic;
 #[case::checksum_stop("checksum_stop")]
 #[case::checksum_invalidation("checksum_invalidation")]
 #[case::busy_delete_checksum("busy_delete_checksum")]
+#[case::busy_delete_esnap_parent("busy_delete_esnap_parent")]
 #[case::busy_delete_shallow_copy("busy_delete_shallow_copy")]
 #[file_serial(spdk_target)]
 fn scenario(#[case] name: &str) {

@@ -24,6 +24,12 @@ pub fn scenarios() -> Vec<Scenario> {
             run: checksum_pass,
         },
         Scenario {
+            name: "busy_delete_esnap_parent",
+            about: "delete a snapshot, and its lvstore, while esnap clones in another lvstore read from it: refused, nothing lost",
+            needs: &[],
+            run: esnap_parent,
+        },
+        Scenario {
             name: "busy_delete_shallow_copy",
             about: "delete a snapshot, and its lvstore, while a shallow copy holds it: refused, nothing lost; then deleted for good",
             needs: &[],
@@ -424,4 +430,126 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
     Ok(format!(
         "2 deletes refused while a shallow copy held {snap_clusters} clusters; then deleted, {free_before} clusters free after restarts"
     ))
+}
+
+/// A snapshot in lvsA is the external snapshot of an esnap clone in lvsB.
+/// Deleting it, or lvsA, would pull the data from under the clone.
+fn esnap_parent(lab: &mut Lab) -> Result<String> {
+    for (disk, lvs) in [("diskA", "lvsA"), ("diskB", "lvsB")] {
+        let bdev = lab.add_disk(disk, 256)?;
+        lab.tgt.ok(&BdevLvolCreateLvstore {
+            bdev_name: bdev,
+            lvs_name: lvs.into(),
+            cluster_sz: Some(CLUSTER as u32),
+            clear_method: None,
+        })?;
+    }
+    lab.tgt.ok(&BdevLvolCreate {
+        lvol_name: "base".into(),
+        size_in_mib: 64,
+        thin_provision: true,
+        lvs_name: "lvsA".into(),
+        clear_method: None,
+    })?;
+    let span = 4 * CLUSTER;
+    let mut image = vec![0u8; span as usize];
+    for c in 0..4 {
+        write(
+            lab,
+            "lvsA/base",
+            &mut image,
+            c * CLUSTER,
+            pattern(80 + c, 64 * 1024),
+        )?;
+    }
+    lab.tgt.ok(&BdevLvolSnapshot {
+        lvol_name: "lvsA/base".into(),
+        snapshot_name: "img".into(),
+    })?;
+    lab.unexport("lvsA/base")?;
+    lab.tgt.ok(&BdevLvolCloneBdev {
+        bdev: "lvsA/img".into(),
+        lvs_name: "lvsB".into(),
+        clone_name: "replica".into(),
+    })?;
+    let mut replica = image.clone();
+    write(
+        lab,
+        "lvsB/replica",
+        &mut replica,
+        CLUSTER + 8192,
+        pattern(90, 64 * 1024),
+    )?;
+
+    let r = lab.tgt.call(&BdevLvolDelete {
+        name: "lvsA/img".into(),
+    });
+    if let Err(e @ spdk_rpc::RpcError::Timeout { .. }) = &r {
+        fail!(
+            "bdev_lvol_delete of lvsA/img, the external snapshot of lvsB/replica, never answered ({e}): \
+             the bdev is being unregistered while the esnap clone holds it"
+        );
+    }
+    if let Ok(v) = &r {
+        let degraded = lab
+            .lvol("lvsB/replica")
+            .map(|l| l.is_degraded)
+            .unwrap_or(true);
+        fail!(
+            "bdev_lvol_delete of lvsA/img, the external snapshot of lvsB/replica, returned {v}: \
+             the clone lost the data it reads from it (degraded: {degraded})"
+        );
+    }
+    expect_rpc_error(
+        "bdev_lvol_delete of an esnap clone's external snapshot",
+        r,
+        code::INTERNAL_ERROR,
+        BUSY,
+    )?;
+    expect_still_listed(lab, "lvsA/img", "after the refused delete")?;
+    let r = lab.tgt.call(&BdevLvolDeleteLvstore {
+        lvs_name: Some("lvsA".into()),
+        uuid: None,
+    });
+    expect_rpc_error(
+        "bdev_lvol_delete_lvstore of the store holding an external snapshot",
+        r,
+        code::INVALID_PARAMS,
+        BUSY,
+    )?;
+    ensure!(
+        lab.lvstore("lvsA").is_ok(),
+        "lvsA must still exist after a refused delete"
+    );
+    ensure!(
+        !lab.lvol("lvsB/replica")?.is_degraded,
+        "lvsB/replica must not be degraded"
+    );
+    let got = lab.read("lvsB/replica", 0, span)?;
+    expect_bytes("lvsB/replica after the refused deletes", &got, &replica)?;
+
+    lab.restart(Restart::Kill)?;
+    ensure!(
+        !lab.lvol("lvsB/replica")?.is_degraded,
+        "lvsB/replica after a SIGKILL restart"
+    );
+    let got = lab.read("lvsB/replica", 0, span)?;
+    expect_bytes("lvsB/replica after a SIGKILL restart", &got, &replica)?;
+    // (lvsA/img can't be exported while the clone claims it: its bytes show through the clone.)
+
+    // Without dependents the snapshot deletes.
+    lab.unexport("lvsB/replica")?;
+    ensure!(
+        lab.tgt.ok(&BdevLvolDelete {
+            name: "lvsB/replica".into()
+        })?,
+        "delete of lvsB/replica"
+    );
+    ensure!(
+        lab.tgt.ok(&BdevLvolDelete {
+            name: "lvsA/img".into()
+        })?,
+        "delete of lvsA/img once nothing reads from it"
+    );
+    Ok("2 deletes refused while lvsB/replica read from lvsA/img; its bytes intact across a SIGKILL restart".into())
 }
