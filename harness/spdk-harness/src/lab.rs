@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 pub const BLOCK: u64 = 4096;
 pub const MIB: u64 = 1024 * 1024;
+/// The cluster size of the lvstores the scenarios create.
+pub const CLUSTER: u64 = 4 * MIB;
 pub const DD_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,34 +302,24 @@ impl Lab {
     /// with SIGKILL, and wait until their lvstores are loaded again.
     pub fn restart(&mut self, how: Restart) -> Result<()> {
         let t0 = Instant::now();
-        match how {
-            Restart::Graceful => {
-                let (st, killed) = self.tgt.stop()?;
-                if killed {
-                    return Err(Error::Check(format!(
-                        "spdk_tgt did not exit within the bound after SIGTERM and was killed ({st})"
-                    )));
-                }
-                if !st.success() {
-                    return Err(Error::Check(format!(
-                        "spdk_tgt exited with {st} on SIGTERM\n--- log tail ---\n{}",
-                        self.tgt.log_tail(30)
-                    )));
-                }
-            }
-            Restart::Kill => self.tgt.crash()?,
-        }
-        self.exports.clear();
-        self.transport = false;
-        self.tgt.start_again()?;
-        for disk in self.disks.clone() {
-            self.attach(&disk)?;
-        }
+        self.stop_target(how)?;
+        self.start_target()?;
         log_line(&format!(
             "restart ({how:?}) took {:.2}s",
             t0.elapsed().as_secs_f64()
         ));
         Ok(())
+    }
+
+    /// Create lvstore `lvs` with 4 MiB clusters on a new base disk of `mib`.
+    pub fn create_lvstore(&mut self, disk: &str, lvs: &str, mib: u64) -> Result<String> {
+        let bdev = self.add_disk(disk, mib)?;
+        self.tgt.ok(&BdevLvolCreateLvstore {
+            bdev_name: bdev,
+            lvs_name: lvs.into(),
+            cluster_sz: Some(CLUSTER as u32),
+            clear_method: None,
+        })
     }
 
     // ------------------------------------------------------------ data path

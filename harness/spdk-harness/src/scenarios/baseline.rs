@@ -43,7 +43,7 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-pub const CLUSTER: u64 = 4 * MIB;
+pub use crate::lab::CLUSTER;
 pub const LVOL_MIB: u64 = 64;
 /// The part of each lvol the checks read back: clusters 0..4.
 pub const CHECKED: u64 = 4 * CLUSTER;
@@ -58,13 +58,7 @@ pub struct Chain {
 
 impl Chain {
     pub fn build(lab: &mut Lab) -> Result<Self> {
-        let bdev = lab.add_disk("disk0", 256)?;
-        lab.tgt.ok(&BdevLvolCreateLvstore {
-            bdev_name: bdev,
-            lvs_name: "lvs0".into(),
-            cluster_sz: Some(CLUSTER as u32),
-            clear_method: None,
-        })?;
+        lab.create_lvstore("disk0", "lvs0", 256)?;
         let total_clusters = lab.lvstore("lvs0")?.total_data_clusters;
         lab.tgt.ok(&BdevLvolCreate {
             lvol_name: "vol".into(),

@@ -8,7 +8,7 @@ use super::baseline::{expect_rpc_error, write, CLUSTER};
 use super::{on_disk, Scenario};
 use crate::data::{expect_bytes, pattern};
 use crate::error::{Error, Result};
-use crate::lab::{Lab, Restart};
+use crate::lab::{Lab, Restart, MIB};
 use crate::target::poll;
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::code;
@@ -45,29 +45,8 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
     // 200 ms per read: a pass over 256 clusters, 4 at a time, takes over 12 s.
     slow_lvstore(lab, 200_000)?;
     let free_before = lab.lvstore("lvs0")?.free_clusters;
-    lab.tgt.ok(&BdevLvolCreate {
-        lvol_name: "head".into(),
-        size_in_mib: 1024,
-        thin_provision: false,
-        lvs_name: "lvs0".into(),
-        clear_method: Some("none".into()),
-    })?;
     let span = 4 * CLUSTER;
-    let mut model = vec![0u8; span as usize];
-    write(lab, "lvs0/head", &mut model, 0, pattern(51, 512 * 1024))?;
-    write(
-        lab,
-        "lvs0/head",
-        &mut model,
-        2 * CLUSTER,
-        pattern(52, 512 * 1024),
-    )?;
-    lab.tgt.ok(&BdevLvolSnapshot {
-        lvol_name: "lvs0/head".into(),
-        snapshot_name: "snap".into(),
-    })?;
-    let snap_model = model.clone();
-    let snap_clusters = lab.lvol("lvs0/snap")?.num_allocated_clusters;
+    let (mut model, snap_model, snap_clusters) = head_and_snapshot(lab, 1024, 51)?;
 
     // Register, then delete, on one connection: SPDK runs them in that order,
     // and the pass holds the snapshot from its first step.
@@ -172,35 +151,7 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
         })?,
         "delete of lvs0/head"
     );
-    for how in [Restart::Graceful, Restart::Kill] {
-        // The deleted blobs are gone from the disk and their clusters unused.
-        lab.restart_inspecting(how, |st| {
-            for name in ["snap", "head"] {
-                ensure!(
-                    on_disk(st, "disk0", name)?.is_none(),
-                    "{how:?}: deleted lvs0/{name} is still on disk"
-                );
-            }
-            let s = crate::offline::store(st, "disk0")?;
-            ensure_eq!(
-                s.clusters.used,
-                0,
-                "{how:?}: data clusters in use on disk after the deletes"
-            );
-            Ok(())
-        })?;
-        let lvols = lab.lvols()?;
-        ensure!(
-            lvols.is_empty(),
-            "after a {how:?} restart the deleted lvols are back: {:?}",
-            lvols.iter().map(|l| &l.alias).collect::<Vec<_>>()
-        );
-        ensure_eq!(
-            lab.lvstore("lvs0")?.free_clusters,
-            free_before,
-            "free clusters after a {how:?} restart"
-        );
-    }
+    expect_gone_for_good(lab, &["snap", "head"], free_before)?;
     Ok(format!(
         "delete refused while the pass held {snap_clusters} clusters; stop → delete at once; {free_before} clusters free after restarts"
     ))
@@ -234,45 +185,81 @@ fn expect_still_listed(lab: &mut Lab, alias: &str, when: &str) -> Result<()> {
     Err(Error::Check(msg))
 }
 
-fn shallow_copy(lab: &mut Lab) -> Result<String> {
-    let bdev = lab.add_disk("disk0", 1024)?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: bdev,
-        lvs_name: "lvs0".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
-    let free_before = lab.lvstore("lvs0")?.free_clusters;
-
-    // A thick head with data, then a snapshot that takes all its clusters.
+/// A thick lvs0/head of `mib` with data in clusters 0 and 2, and lvs0/snap,
+/// which takes all its clusters. Returns what the first 4 clusters of head
+/// and of snap read, and the clusters of snap.
+fn head_and_snapshot(lab: &mut Lab, mib: u64, seed: u64) -> Result<(Vec<u8>, Vec<u8>, u64)> {
     lab.tgt.ok(&BdevLvolCreate {
         lvol_name: "head".into(),
-        size_in_mib: SNAP_MIB,
+        size_in_mib: mib,
         thin_provision: false,
         lvs_name: "lvs0".into(),
         clear_method: Some("none".into()),
     })?;
-    let span = 4 * CLUSTER;
-    let mut model = vec![0u8; span as usize];
-    write(lab, "lvs0/head", &mut model, 0, pattern(41, 256 * 1024))?;
+    let mut model = vec![0u8; 4 * CLUSTER as usize];
+    write(lab, "lvs0/head", &mut model, 0, pattern(seed, 256 * 1024))?;
     write(
         lab,
         "lvs0/head",
         &mut model,
-        3 * CLUSTER,
-        pattern(42, 256 * 1024),
+        2 * CLUSTER,
+        pattern(seed + 1, 256 * 1024),
     )?;
     lab.tgt.ok(&BdevLvolSnapshot {
         lvol_name: "lvs0/head".into(),
         snapshot_name: "snap".into(),
     })?;
-    let snap_model = model.clone();
-    let snap_clusters = lab.lvol("lvs0/snap")?.num_allocated_clusters;
+    let clusters = lab.lvol("lvs0/snap")?.num_allocated_clusters;
     ensure_eq!(
-        snap_clusters,
-        SNAP_MIB * 1024 * 1024 / CLUSTER,
-        "clusters of lvs0/snap"
+        clusters,
+        mib * MIB / CLUSTER,
+        "clusters of lvs0/snap (all of thick head's)"
     );
+    let snap = model.clone();
+    Ok((model, snap, clusters))
+}
+
+/// After graceful and SIGKILL restarts, the deleted lvols of lvs0 stay
+/// deleted: not listed, not on disk, and the lvstore has the free clusters it
+/// had before they existed, with no data cluster in use on disk.
+fn expect_gone_for_good(lab: &mut Lab, names: &[&str], free_before: u64) -> Result<()> {
+    for how in [Restart::Graceful, Restart::Kill] {
+        lab.restart_inspecting(how, |st| {
+            for name in names {
+                ensure!(
+                    on_disk(st, "disk0", name)?.is_none(),
+                    "{how:?}: deleted lvs0/{name} is still on disk"
+                );
+            }
+            let s = crate::offline::store(st, "disk0")?;
+            ensure_eq!(
+                s.clusters.used,
+                0,
+                "{how:?}: data clusters in use on disk after the deletes"
+            );
+            Ok(())
+        })?;
+        let lvols = lab.lvols()?;
+        ensure!(
+            lvols.is_empty(),
+            "after a {how:?} restart the deleted lvols are back: {:?}",
+            lvols.iter().map(|l| &l.alias).collect::<Vec<_>>()
+        );
+        ensure_eq!(
+            lab.lvstore("lvs0")?.free_clusters,
+            free_before,
+            "free clusters of lvs0 after a {how:?} restart (as before the lvols existed)"
+        );
+    }
+    Ok(())
+}
+
+fn shallow_copy(lab: &mut Lab) -> Result<String> {
+    lab.create_lvstore("disk0", "lvs0", 1024)?;
+    let free_before = lab.lvstore("lvs0")?.free_clusters;
+
+    let span = 4 * CLUSTER;
+    let (mut model, snap_model, snap_clusters) = head_and_snapshot(lab, SNAP_MIB, 41)?;
     // Read the snapshot over NVMe-oF once: its export must keep serving.
     let got = lab.read("lvs0/snap", 0, span)?;
     expect_bytes("lvs0/snap before the copy", &got, &snap_model)?;
@@ -386,35 +373,7 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
         })?,
         "delete of lvs0/head"
     );
-    for how in [Restart::Graceful, Restart::Kill] {
-        // The deleted blobs are gone from the disk and their clusters unused.
-        lab.restart_inspecting(how, |st| {
-            for name in ["snap", "head"] {
-                ensure!(
-                    on_disk(st, "disk0", name)?.is_none(),
-                    "{how:?}: deleted lvs0/{name} is still on disk"
-                );
-            }
-            let s = crate::offline::store(st, "disk0")?;
-            ensure_eq!(
-                s.clusters.used,
-                0,
-                "{how:?}: data clusters in use on disk after the deletes"
-            );
-            Ok(())
-        })?;
-        let lvols = lab.lvols()?;
-        ensure!(
-            lvols.is_empty(),
-            "after a {how:?} restart the deleted lvols are back: {:?}",
-            lvols.iter().map(|l| &l.alias).collect::<Vec<_>>()
-        );
-        ensure_eq!(
-            lab.lvstore("lvs0")?.free_clusters,
-            free_before,
-            "free clusters of lvs0 after a {how:?} restart (as before the lvols existed)"
-        );
-    }
+    expect_gone_for_good(lab, &["snap", "head"], free_before)?;
 
     // 5. No flag was left behind: the lvstore deletes normally.
     ensure!(
@@ -436,13 +395,7 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
 /// Deleting it, or lvsA, would pull the data from under the clone.
 fn esnap_parent(lab: &mut Lab) -> Result<String> {
     for (disk, lvs) in [("diskA", "lvsA"), ("diskB", "lvsB")] {
-        let bdev = lab.add_disk(disk, 256)?;
-        lab.tgt.ok(&BdevLvolCreateLvstore {
-            bdev_name: bdev,
-            lvs_name: lvs.into(),
-            cluster_sz: Some(CLUSTER as u32),
-            clear_method: None,
-        })?;
+        lab.create_lvstore(disk, lvs, 256)?;
     }
     lab.tgt.ok(&BdevLvolCreate {
         lvol_name: "base".into(),

@@ -53,17 +53,6 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn lvstore(lab: &mut Lab, disk: &str, mib: u64) -> Result<()> {
-    let bdev = lab.add_disk(disk, mib)?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: bdev,
-        lvs_name: "lvs0".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
-    Ok(())
-}
-
 fn lvol(lab: &mut Lab, name: &str, mib: u64, thin: bool) -> Result<String> {
     lab.tgt.ok(&BdevLvolCreate {
         lvol_name: name.into(),
@@ -135,7 +124,7 @@ struct Shape {
 }
 
 fn oracle(lab: &mut Lab) -> Result<String> {
-    lvstore(lab, "disk0", 1600)?;
+    lab.create_lvstore("disk0", "lvs0", 1600)?;
     let shapes = [
         Shape {
             name: "empty",
@@ -267,7 +256,7 @@ fn rpc(what: &str) -> impl Fn(RpcError) -> Error + '_ {
 }
 
 fn longhorn_values(lab: &mut Lab) -> Result<String> {
-    lvstore(lab, "disk0", 128)?;
+    lab.create_lvstore("disk0", "lvs0", 128)?;
     let vol = lvol(lab, "vol", 16, true)?;
     lab.write(&vol, 0, &vec![0xcc; CLUSTER as usize])?;
     let s1 = snapshot(lab, &vol, "cc")?;
@@ -428,7 +417,7 @@ fn stop(lab: &mut Lab) -> Result<String> {
 }
 
 fn invalidation(lab: &mut Lab) -> Result<String> {
-    lvstore(lab, "disk0", 256)?;
+    lab.create_lvstore("disk0", "lvs0", 256)?;
     let head = lvol(lab, "head", 32, true)?;
     lab.write(&head, 0, &pattern(71, 64 * 1024))?;
     let snap1 = snapshot(lab, &head, "snap1")?;

@@ -46,17 +46,6 @@ fn detach(lab: &mut Lab, name: &str) -> std::result::Result<bool, spdk_rpc::RpcE
     lab.tgt.call(&BdevLvolDetachParent { name: name.into() })
 }
 
-fn new_lvstore(lab: &mut Lab, disk: &str, lvs: &str, mib: u64) -> Result<()> {
-    let bdev = lab.add_disk(disk, mib)?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: bdev,
-        lvs_name: lvs.into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
-    Ok(())
-}
-
 fn thin_lvol(lab: &mut Lab, lvs: &str, name: &str, mib: u64) -> Result<()> {
     lab.tgt.ok(&BdevLvolCreate {
         lvol_name: name.into(),
@@ -97,7 +86,7 @@ struct Basic {
 }
 
 fn basic(lab: &mut Lab) -> Result<String> {
-    new_lvstore(lab, "disk0", "lvs0", 256)?;
+    lab.create_lvstore("disk0", "lvs0", 256)?;
     thin_lvol(lab, "lvs0", "vol", LVOL_MIB)?;
     let mut vol = vec![0u8; SPAN as usize];
     write(lab, "lvs0/vol", &mut vol, 0, pattern(10, 64 * 1024))?;
@@ -257,8 +246,8 @@ fn build_replica(lab: &mut Lab, lvs: &str, snap2_seed: u64) -> Result<Vec<u8>> {
 }
 
 fn chain_rebuild(lab: &mut Lab) -> Result<String> {
-    new_lvstore(lab, "diskA", "lvsA", 256)?;
-    new_lvstore(lab, "diskB", "lvsB", 256)?;
+    lab.create_lvstore("diskA", "lvsA", 256)?;
+    lab.create_lvstore("diskB", "lvsB", 256)?;
     let a_model = build_replica(lab, "lvsA", 22)?;
     let b_model = build_replica(lab, "lvsB", 99)?;
     ensure!(a_model != b_model, "replica B's snap2 must start corrupt");
@@ -386,7 +375,7 @@ fn chain_rebuild(lab: &mut Lab) -> Result<String> {
 // -------------------------------------------------------------- bad input
 
 fn bad_input(lab: &mut Lab) -> Result<String> {
-    new_lvstore(lab, "disk0", "lvs0", 3 * 1024 + 256)?;
+    lab.create_lvstore("disk0", "lvs0", 3 * 1024 + 256)?;
     let einval = -(Errno::EINVAL as i32);
     let enodev = -(Errno::ENODEV as i32);
     let ebusy = -(Errno::EBUSY as i32);
