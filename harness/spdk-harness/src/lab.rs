@@ -300,10 +300,13 @@ impl Lab {
 
     /// Restart the target under test on the same base disks, gracefully or
     /// with SIGKILL, and wait until their lvstores are loaded again.
+    ///
+    /// While the target is down, the inspector reads every file-backed disk
+    /// and the restart fails unless each lvstore holds exactly the lvols the
+    /// target listed before the stop, with their flags, clusters and parents.
     pub fn restart(&mut self, how: Restart) -> Result<()> {
         let t0 = Instant::now();
-        self.stop_target(how)?;
-        self.start_target()?;
+        self.restart_checked(how)?;
         log_line(&format!(
             "restart ({how:?}) took {:.2}s",
             t0.elapsed().as_secs_f64()

@@ -137,3 +137,141 @@ pub fn store<'a>(stores: &'a [(String, Store)], name: &str) -> Result<&'a Store>
             ))
         })
 }
+
+/// What the target under test reports about its lvstores and lvols, to hold
+/// the disks against after it stops.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    lvstores: Vec<spdk_rpc::methods::LvstoreInfo>,
+    lvols: Vec<(
+        spdk_rpc::methods::LvolInfo,
+        Option<spdk_rpc::methods::LvolDriverInfo>,
+    )>,
+}
+
+impl Lab {
+    /// The lvstores and lvols the target reports now (bdev info where an lvol
+    /// has a bdev; a degraded one has none).
+    pub fn listing(&mut self) -> Result<Listing> {
+        use spdk_rpc::methods::{BdevGetBdevs, BdevLvolGetLvstores};
+        let lvstores = self.tgt.ok(&BdevLvolGetLvstores::default())?;
+        let bdevs = self.tgt.ok(&BdevGetBdevs::default())?;
+        let lvols = self
+            .lvols()?
+            .into_iter()
+            .map(|l| {
+                let d = bdevs
+                    .iter()
+                    .find(|b| b.name == l.uuid || b.aliases.contains(&l.alias))
+                    .and_then(|b| b.lvol());
+                (l, d)
+            })
+            .collect();
+        Ok(Listing { lvstores, lvols })
+    }
+
+    /// Every restart holds the disks against what the target reported before
+    /// it stopped: what the inspector reads must be what comes back.
+    pub(crate) fn restart_checked(&mut self, how: Restart) -> Result<()> {
+        let before = self.listing()?;
+        let disks: Vec<(String, String)> = self
+            .disks()
+            .iter()
+            .filter(|d| d.file.is_some())
+            .map(|d| (d.bdev.clone(), d.name.clone()))
+            .collect();
+        self.restart_inspecting(how, |stores| check_listing(&before, &disks, stores, how))
+    }
+}
+
+fn blob_name(s: &Store, id: u64) -> String {
+    s.blob(id)
+        .and_then(lvs_inspect::Blob::name)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{id:#x} (not on disk)"))
+}
+
+/// Each lvstore on a file-backed disk holds exactly the lvols listed, with
+/// their names, flags, cluster counts and parent links, and the free clusters
+/// the target reported.
+fn check_listing(
+    before: &Listing,
+    disks: &[(String, String)],
+    stores: &[(String, Store)],
+    how: Restart,
+) -> Result<()> {
+    use crate::{ensure, ensure_eq};
+    use lvs_inspect::Parent;
+    use std::collections::BTreeSet;
+    for lvs in &before.lvstores {
+        // Lvstores on other bdevs (a delay bdev, say) have no file of their own here.
+        let Some((_, disk)) = disks.iter().find(|(bdev, _)| *bdev == lvs.base_bdev) else {
+            continue;
+        };
+        let s = store(stores, disk)?;
+        let when = format!("on disk {disk} after a {how:?} stop, lvstore {}", lvs.name);
+        ensure_eq!(s.clusters.free, lvs.free_clusters, "{when}: free clusters");
+        let lvols: Vec<_> = before
+            .lvols
+            .iter()
+            .filter(|(l, _)| l.lvs.name == lvs.name)
+            .collect();
+        let on_disk: BTreeSet<&str> = s
+            .blobs
+            .iter()
+            .filter(|b| !b.super_blob)
+            .filter_map(|b| b.uuid())
+            .collect();
+        let listed: BTreeSet<&str> = lvols.iter().map(|(l, _)| l.uuid.as_str()).collect();
+        let hidden: Vec<String> = on_disk
+            .difference(&listed)
+            .map(|u| {
+                format!(
+                    "{} ({u})",
+                    s.blob_by_uuid(u).and_then(|b| b.name()).unwrap_or("?")
+                )
+            })
+            .collect();
+        ensure!(
+            hidden.is_empty(),
+            "{when}: lvols on disk that bdev_lvol_get_lvols did not list: {}; they hold their clusters \
+             and come back at the next load",
+            hidden.join(", ")
+        );
+        let lost: Vec<&str> = listed.difference(&on_disk).copied().collect();
+        ensure!(
+            lost.is_empty(),
+            "{when}: listed lvols missing on disk: {}",
+            lost.join(", ")
+        );
+        for (l, d) in lvols {
+            let b = s.blob_by_uuid(&l.uuid).expect("compared above");
+            let w = format!("{when}: {} (blob {:#x})", l.alias, b.id);
+            ensure_eq!(b.name(), Some(l.name.as_str()), "{w}: name");
+            ensure_eq!(b.snapshot, l.is_snapshot, "{w}: snapshot");
+            ensure_eq!(b.thin, l.is_thin_provisioned, "{w}: thin");
+            ensure_eq!(b.esnap_clone, l.is_esnap_clone, "{w}: esnap clone");
+            ensure_eq!(
+                b.allocated.len() as u64,
+                l.num_allocated_clusters,
+                "{w}: allocated clusters"
+            );
+            ensure!(
+                !l.is_snapshot || b.read_only,
+                "{w}: a snapshot must be read-only on disk"
+            );
+            if let Some(d) = d {
+                let parent = match &b.parent {
+                    Parent::Blob { id } => Some(blob_name(s, *id)),
+                    Parent::None | Parent::External { .. } => None,
+                };
+                ensure_eq!(
+                    parent,
+                    d.base_snapshot,
+                    "{w}: parent on disk against base_snapshot"
+                );
+            }
+        }
+    }
+    Ok(())
+}
