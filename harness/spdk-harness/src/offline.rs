@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart};
 use crate::target::log_line;
 use lvs_inspect::Store;
+use spdk_rpc::methods::{LvolDriverInfo, LvolInfo, LvstoreInfo};
 use std::time::Instant;
 
 impl Lab {
@@ -191,87 +192,114 @@ fn blob_name(s: &Store, id: u64) -> String {
         .unwrap_or_else(|| format!("{id:#x} (not on disk)"))
 }
 
-/// Each lvstore on a file-backed disk holds exactly the lvols listed, with
-/// their names, flags, cluster counts and parent links, and the free clusters
-/// the target reported.
+/// Each lvstore on a file-backed disk holds what the target listed.
 fn check_listing(
     before: &Listing,
     disks: &[(String, String)],
     stores: &[(String, Store)],
     how: Restart,
 ) -> Result<()> {
-    use crate::{ensure, ensure_eq};
-    use lvs_inspect::Parent;
-    use std::collections::BTreeSet;
     for lvs in &before.lvstores {
         // Lvstores on other bdevs (a delay bdev, say) have no file of their own here.
         let Some((_, disk)) = disks.iter().find(|(bdev, _)| *bdev == lvs.base_bdev) else {
             continue;
         };
-        let s = store(stores, disk)?;
-        let when = format!("on disk {disk} after a {how:?} stop, lvstore {}", lvs.name);
-        ensure_eq!(s.clusters.free, lvs.free_clusters, "{when}: free clusters");
-        let lvols: Vec<_> = before
+        let lvols = before
             .lvols
             .iter()
             .filter(|(l, _)| l.lvs.name == lvs.name)
-            .collect();
-        let on_disk: BTreeSet<&str> = s
-            .blobs
-            .iter()
-            .filter(|b| !b.super_blob)
-            .filter_map(|b| b.uuid())
-            .collect();
-        let listed: BTreeSet<&str> = lvols.iter().map(|(l, _)| l.uuid.as_str()).collect();
-        let hidden: Vec<String> = on_disk
-            .difference(&listed)
-            .map(|u| {
-                format!(
-                    "{} ({u})",
-                    s.blob_by_uuid(u).and_then(|b| b.name()).unwrap_or("?")
-                )
-            })
-            .collect();
-        ensure!(
-            hidden.is_empty(),
-            "{when}: lvols on disk that bdev_lvol_get_lvols did not list: {}; they hold their clusters \
-             and come back at the next load",
-            hidden.join(", ")
+            .map(|(l, d)| (l, d.as_ref()));
+        check_lvstore(
+            lvs,
+            lvols,
+            store(stores, disk)?,
+            &format!("on disk {disk} after a {how:?} stop, lvstore {}", lvs.name),
+        )?;
+    }
+    Ok(())
+}
+
+/// The store on disk holds exactly the lvols the target listed (no hidden
+/// one, none lost), each with its name, flags and allocated clusters, and,
+/// where the lvol had a bdev, its parent, external snapshot and clones; and
+/// the free clusters the target reported.
+pub fn check_lvstore<'a>(
+    lvs: &LvstoreInfo,
+    lvols: impl IntoIterator<Item = (&'a LvolInfo, Option<&'a LvolDriverInfo>)>,
+    s: &Store,
+    when: &str,
+) -> Result<()> {
+    use crate::{ensure, ensure_eq};
+    use lvs_inspect::Parent;
+    use std::collections::BTreeSet;
+    let lvols: Vec<_> = lvols.into_iter().collect();
+    ensure_eq!(s.clusters.free, lvs.free_clusters, "{when}: free clusters");
+    let on_disk: BTreeSet<&str> = s
+        .blobs
+        .iter()
+        .filter(|b| !b.super_blob)
+        .filter_map(|b| b.uuid())
+        .collect();
+    let listed: BTreeSet<&str> = lvols.iter().map(|(l, _)| l.uuid.as_str()).collect();
+    let hidden: Vec<String> = on_disk
+        .difference(&listed)
+        .map(|u| {
+            format!(
+                "{} ({u})",
+                s.blob_by_uuid(u).and_then(|b| b.name()).unwrap_or("?")
+            )
+        })
+        .collect();
+    ensure!(
+        hidden.is_empty(),
+        "{when}: lvols on disk that bdev_lvol_get_lvols did not list: {}; they hold their clusters \
+         and come back at the next load",
+        hidden.join(", ")
+    );
+    let lost: Vec<&str> = listed.difference(&on_disk).copied().collect();
+    ensure!(
+        lost.is_empty(),
+        "{when}: listed lvols missing on disk: {}",
+        lost.join(", ")
+    );
+    for (l, d) in lvols {
+        let b = s.blob_by_uuid(&l.uuid).expect("compared above");
+        let w = format!("{when}: {} (blob {:#x})", l.alias, b.id);
+        ensure_eq!(b.name(), Some(l.name.as_str()), "{w}: name");
+        ensure_eq!(b.thin, l.is_thin_provisioned, "{w}: thin");
+        ensure_eq!(b.snapshot, l.is_snapshot, "{w}: snapshot");
+        ensure_eq!(b.clone, l.is_clone, "{w}: clone");
+        ensure_eq!(b.esnap_clone, l.is_esnap_clone, "{w}: esnap clone");
+        ensure_eq!(
+            b.allocated.len() as u64,
+            l.num_allocated_clusters,
+            "{w}: allocated clusters"
         );
-        let lost: Vec<&str> = listed.difference(&on_disk).copied().collect();
         ensure!(
-            lost.is_empty(),
-            "{when}: listed lvols missing on disk: {}",
-            lost.join(", ")
+            !l.is_snapshot || b.read_only,
+            "{w}: a snapshot must be read-only on disk"
         );
-        for (l, d) in lvols {
-            let b = s.blob_by_uuid(&l.uuid).expect("compared above");
-            let w = format!("{when}: {} (blob {:#x})", l.alias, b.id);
-            ensure_eq!(b.name(), Some(l.name.as_str()), "{w}: name");
-            ensure_eq!(b.snapshot, l.is_snapshot, "{w}: snapshot");
-            ensure_eq!(b.thin, l.is_thin_provisioned, "{w}: thin");
-            ensure_eq!(b.esnap_clone, l.is_esnap_clone, "{w}: esnap clone");
-            ensure_eq!(
-                b.allocated.len() as u64,
-                l.num_allocated_clusters,
-                "{w}: allocated clusters"
-            );
-            ensure!(
-                !l.is_snapshot || b.read_only,
-                "{w}: a snapshot must be read-only on disk"
-            );
-            if let Some(d) = d {
-                let parent = match &b.parent {
-                    Parent::Blob { id } => Some(blob_name(s, *id)),
-                    Parent::None | Parent::External { .. } => None,
-                };
-                ensure_eq!(
-                    parent,
-                    d.base_snapshot,
-                    "{w}: parent on disk against base_snapshot"
-                );
-            }
-        }
+        let Some(d) = d else { continue };
+        let (parent, esnap) = match &b.parent {
+            Parent::None => (None, None),
+            Parent::Blob { id } => (Some(blob_name(s, *id)), None),
+            Parent::External { id } => (None, Some(id.clone())),
+        };
+        ensure_eq!(
+            parent,
+            d.base_snapshot,
+            "{w}: parent on disk against base_snapshot"
+        );
+        ensure_eq!(
+            esnap,
+            d.external_snapshot_name,
+            "{w}: external snapshot id on disk against external_snapshot_name"
+        );
+        let mut clones: Vec<String> = b.clones.iter().map(|c| blob_name(s, *c)).collect();
+        clones.sort();
+        let mut want = d.clones.clone();
+        want.sort();
+        ensure_eq!(clones, want, "{w}: clones on disk against clones");
     }
     Ok(())
 }

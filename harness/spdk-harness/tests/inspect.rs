@@ -11,10 +11,9 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serial_test::file_serial;
 use spdk_harness::data::pattern;
 use spdk_harness::lab::{Lab, Restart, MIB};
-use spdk_harness::offline::store;
+use spdk_harness::offline::{check_lvstore, store};
 use spdk_harness::{ensure, ensure_eq, Error, Result};
 use spdk_rpc::methods::*;
-use std::collections::BTreeSet;
 
 /// Run `f` in a fresh lab; a failure panics with the check's message.
 fn in_lab(f: impl FnOnce(&mut Lab) -> Result<()>) {
@@ -126,13 +125,6 @@ fn bdev_uuid(lab: &mut Lab, name: &str) -> Result<String> {
         .ok_or_else(|| Error::Check(format!("bdev {name} has no uuid")))
 }
 
-fn name_of(s: &Store, id: u64) -> String {
-    s.blob(id)
-        .and_then(Blob::name)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("{id:#x} (not on disk)"))
-}
-
 /// The store on disk says what the RPCs said before the stop.
 fn check_disk(s: &Store, seen: &Seen, when: &str) -> Result<()> {
     ensure!(
@@ -160,65 +152,12 @@ fn check_disk(s: &Store, seen: &Seen, when: &str) -> Result<()> {
         seen.lvs.total_data_clusters,
         "{when}: data clusters (super block) against total_data_clusters"
     );
-    ensure_eq!(
-        s.clusters.free,
-        seen.lvs.free_clusters,
-        "{when}: free clusters from the per-blob maps against free_clusters"
-    );
-    let on_disk: BTreeSet<&str> = s
-        .blobs
-        .iter()
-        .filter(|b| !b.super_blob)
-        .filter_map(|b| b.uuid())
-        .collect();
-    let listed: BTreeSet<&str> = seen.lvols.iter().map(|(l, _)| l.uuid.as_str()).collect();
-    ensure_eq!(
-        on_disk,
-        listed,
-        "{when}: lvol uuids on disk against bdev_lvol_get_lvols"
-    );
-    for (l, d) in &seen.lvols {
-        let b = s.blob_by_uuid(&l.uuid).expect("compared above");
-        let w = format!("{when}: lvol {} (blob {:#x})", l.alias, b.id);
-        ensure_eq!(b.name(), Some(l.name.as_str()), "{w}: name xattr");
-        ensure_eq!(b.thin, l.is_thin_provisioned, "{w}: thin");
-        ensure_eq!(b.snapshot, l.is_snapshot, "{w}: snapshot");
-        ensure_eq!(b.clone, l.is_clone, "{w}: clone");
-        ensure_eq!(b.esnap_clone, l.is_esnap_clone, "{w}: esnap clone");
-        ensure_eq!(
-            b.allocated.len() as u64,
-            l.num_allocated_clusters,
-            "{w}: allocated clusters"
-        );
-        if l.is_snapshot {
-            ensure!(b.read_only, "{w}: a snapshot must be read-only on disk");
-        }
-        let parent = match &b.parent {
-            Parent::None => None,
-            Parent::Blob { id } => Some(name_of(s, *id)),
-            Parent::External { .. } => None,
-        };
-        ensure_eq!(
-            parent,
-            d.base_snapshot,
-            "{w}: parent on disk against base_snapshot"
-        );
-        let esnap = match &b.parent {
-            Parent::External { id } => Some(id.clone()),
-            _ => None,
-        };
-        ensure_eq!(
-            esnap,
-            d.external_snapshot_name,
-            "{w}: external snapshot id on disk against external_snapshot_name"
-        );
-        let mut clones: Vec<String> = b.clones.iter().map(|c| name_of(s, *c)).collect();
-        clones.sort();
-        let mut want = d.clones.clone();
-        want.sort();
-        ensure_eq!(clones, want, "{w}: clones on disk against clones");
-    }
-    Ok(())
+    check_lvstore(
+        &seen.lvs,
+        seen.lvols.iter().map(|(l, d)| (l, Some(d))),
+        s,
+        when,
+    )
 }
 
 /// Check a store of [`every_kind`] after a restart of kind `how`.

@@ -41,7 +41,7 @@ pub fn scenarios() -> Vec<Scenario> {
 /// The seed's flow: a 1 GiB lvol exported over NVMe-oF, a snapshot, a
 /// checksum pass on it, a delete during the pass.
 fn checksum_pass(lab: &mut Lab) -> Result<String> {
-    use super::checksum::{expect_interrupted, slow_lvstore, stop_running_pass};
+    use super::checksum::{expect_interrupted, send, slow_lvstore, start_pass, stop_running_pass};
     // 200 ms per read: a pass over 256 clusters, 4 at a time, takes over 12 s.
     slow_lvstore(lab, 200_000)?;
     let free_before = lab.lvstore("lvs0")?.free_clusters;
@@ -50,17 +50,13 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
 
     // Register, then delete, on one connection: SPDK runs them in that order,
     // and the pass holds the snapshot from its first step.
-    let mut conn = lab.tgt.connect()?;
-    let pass = conn
-        .send(&BdevLvolRegisterSnapshotChecksum {
+    let (mut conn, pass) = start_pass(lab, "lvs0/snap")?;
+    let del = send(
+        &mut conn,
+        &BdevLvolDelete {
             name: "lvs0/snap".into(),
-        })
-        .map_err(|e| Error::Check(format!("send register: {e}")))?;
-    let del = conn
-        .send(&BdevLvolDelete {
-            name: "lvs0/snap".into(),
-        })
-        .map_err(|e| Error::Check(format!("send delete: {e}")))?;
+        },
+    )?;
     let r = conn.wait_typed::<BdevLvolDelete>(del, Duration::from_secs(30));
     expect_rpc_error(
         "bdev_lvol_delete of a snapshot a checksum pass holds",
@@ -117,17 +113,13 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
 
     // Stop a new pass and delete at once: no -EBUSY. Register and stop go on
     // one connection, so the stop finds the pass however fast the disk is.
-    let mut conn = lab.tgt.connect()?;
-    let pass = conn
-        .send(&BdevLvolRegisterSnapshotChecksum {
+    let (mut conn, pass) = start_pass(lab, "lvs0/snap")?;
+    let stop = send(
+        &mut conn,
+        &BdevLvolStopSnapshotChecksum {
             name: "lvs0/snap".into(),
-        })
-        .map_err(|e| Error::Check(format!("send register: {e}")))?;
-    let stop = conn
-        .send(&BdevLvolStopSnapshotChecksum {
-            name: "lvs0/snap".into(),
-        })
-        .map_err(|e| Error::Check(format!("send stop: {e}")))?;
+        },
+    )?;
     ensure!(
         conn.wait_typed::<BdevLvolStopSnapshotChecksum>(stop, Duration::from_secs(60))
             .map_err(|e| Error::Check(format!("stop of a pass sent just before it: {e}")))?,

@@ -328,6 +328,23 @@ pub fn stop_running_pass(lab: &mut Lab, snap: &str) -> Result<Duration> {
     )
 }
 
+/// Open a connection of its own and send a checksum register for `snap` on
+/// it, without waiting: the pass runs while other requests go out.
+pub fn start_pass(lab: &mut Lab, snap: &str) -> Result<(Client, spdk_rpc::Pending)> {
+    let mut conn = lab.tgt.connect()?;
+    let p = send(
+        &mut conn,
+        &BdevLvolRegisterSnapshotChecksum { name: snap.into() },
+    )?;
+    Ok((conn, p))
+}
+
+/// Send a request on `conn` without waiting for its answer.
+pub fn send<R: spdk_rpc::Rpc>(conn: &mut Client, req: &R) -> Result<spdk_rpc::Pending> {
+    conn.send(req)
+        .map_err(|e| Error::Check(format!("send {}: {e}", R::METHOD)))
+}
+
 /// The register call sent on `conn` must fail with -EINTR.
 pub fn expect_interrupted(conn: &mut Client, p: spdk_rpc::Pending, snap: &str) -> Result<()> {
     match conn.wait_typed::<BdevLvolRegisterSnapshotChecksum>(p, Duration::from_secs(60)) {
@@ -352,11 +369,8 @@ fn stop(lab: &mut Lab) -> Result<String> {
     let free_before = lab.lvstore("lvs0")?.free_clusters;
 
     // The pass runs on a connection of its own; stop comes from another.
-    let mut conn = lab.tgt.connect()?;
     let t0 = Instant::now();
-    let pending = conn
-        .send(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })
-        .map_err(rpc("send register"))?;
+    let (mut conn, pending) = start_pass(lab, &snap)?;
     let stop_after = stop_running_pass(lab, &snap)?;
     let stopped_in = t0.elapsed();
     expect_interrupted(&mut conn, pending, &snap)?;
