@@ -4,11 +4,13 @@
 # BASE selects the patch base: master (default) or another base in ci/sources.tsv.
 
 BASE ?= master
+# The Longhorn v1.8.x base and its backport series (patches/$(BACKPORT)).
+BACKPORT ?= longhorn-v24.09
 SHELL := /bin/bash
 CARGO ?= cargo
 JUNIT_DIR ?= build/reports
 
-.PHONY: all deps build unit verify test harness-test patches-apply patches-export \
+.PHONY: all deps build unit verify verify-backport test harness-test patches-apply patches-export \
 	patches-check patches-check-export patches-check-each patches-check-format clean
 
 all: build
@@ -31,6 +33,16 @@ verify: build
 	@mkdir -p $(JUNIT_DIR)
 	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
 	@SPDK_BASE=$(BASE) target/release/spdk-verify --junit $(JUNIT_DIR)/verify-$(BASE).xml
+
+## The backport: build $(BACKPORT) unpatched and with patches/$(BACKPORT) (and
+## master), then three verify runs: unpatched (each fixed bug must show, named),
+## patched (all pass), and checksums across the three builds.
+verify-backport: deps
+	@ci/build.sh --base master tree build
+	@ci/build.sh --base $(BACKPORT) --unpatched tree build
+	@ci/build.sh --base $(BACKPORT) tree build
+	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
+	@JUNIT_DIR=$(abspath $(JUNIT_DIR)) ci/verify-backport.sh $(BACKPORT)
 
 ## All tests: SPDK unit tests of the patched libraries, then the harness tests
 ## (client unit tests and every scenario against the running target).

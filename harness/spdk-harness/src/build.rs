@@ -19,7 +19,15 @@ impl SpdkBuild {
             Some(t) => PathBuf::from(t),
             None => workspace_root().join("build").join(&base).join("spdk"),
         };
-        let b = SpdkBuild { base, tree };
+        Self::at(tree, &base)
+    }
+
+    /// The build in `tree`, of patch base `base`.
+    pub fn at(tree: impl Into<PathBuf>, base: &str) -> Result<Self> {
+        let b = SpdkBuild {
+            base: base.into(),
+            tree: tree.into(),
+        };
         for bin in [b.spdk_tgt(), b.spdk_dd()] {
             if !bin.is_file() {
                 return Err(Error::Build(format!(

@@ -119,7 +119,11 @@ impl Lab {
     }
 
     pub fn with_base(base: BaseKind) -> Result<Self> {
-        let build = SpdkBuild::from_env()?;
+        Self::with_build(SpdkBuild::from_env()?, base)
+    }
+
+    /// A lab whose targets run `build`.
+    pub fn with_build(build: SpdkBuild, base: BaseKind) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("spdk-lab-")
             .tempdir()
@@ -283,6 +287,17 @@ impl Lab {
             }
         }
         Ok(())
+    }
+
+    /// Leave a base disk out of the lab: restarts no longer attach it (its
+    /// file stays). The target is not told; restart to see it gone.
+    pub fn forget_disk(&mut self, name: &str) -> Result<Disk> {
+        let i = self
+            .disks
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or_else(|| Error::Tool(format!("no disk named {name}")))?;
+        Ok(self.disks.remove(i))
     }
 
     /// Attach a removed base disk again.
@@ -485,8 +500,25 @@ impl Lab {
 
     // -------------------------------------------------------- lvol helpers
 
+    /// Every lvol, with its allocated clusters (taken from `bdev_get_bdevs` where
+    /// the base's `bdev_lvol_get_lvols` does not report them; a degraded lvol on
+    /// such a base has no bdev, and its count stays unknown).
     pub fn lvols(&mut self) -> Result<Vec<LvolInfo>> {
-        self.tgt.ok(&BdevLvolGetLvols::default())
+        let mut all = self.tgt.ok(&BdevLvolGetLvols::default())?;
+        if all.iter().any(|l| l.num_allocated_clusters.is_none()) {
+            let bdevs = self.tgt.ok(&BdevGetBdevs::default())?;
+            for l in all
+                .iter_mut()
+                .filter(|l| l.num_allocated_clusters.is_none())
+            {
+                l.num_allocated_clusters = bdevs
+                    .iter()
+                    .find(|b| b.name == l.uuid || b.aliases.contains(&l.alias))
+                    .and_then(|b| b.lvol())
+                    .map(|d| d.num_allocated_clusters);
+            }
+        }
+        Ok(all)
     }
 
     /// The lvol named `alias` (`lvs/lvol`), or an error naming what exists.

@@ -3,6 +3,7 @@
 //! before and after restarts.
 
 pub mod build;
+pub mod cross;
 pub mod data;
 pub mod error;
 pub mod lab;

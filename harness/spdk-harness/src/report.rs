@@ -1,6 +1,6 @@
 //! The verify report: a table on stdout and JUnit XML for CI.
 
-use crate::scenarios::Outcome;
+use crate::scenarios::{Expect, Outcome, Verdict};
 use std::fmt::Write as _;
 
 pub fn table(title: &str, outcomes: &[Outcome]) -> String {
@@ -19,19 +19,35 @@ pub fn table(title: &str, outcomes: &[Outcome]) -> String {
     );
     let _ = writeln!(s, "{}", "-".repeat(w + 60));
     for o in outcomes {
-        let (res, text) = match &o.result {
-            Ok(f) => ("PASS", f.clone()),
-            Err(e) => ("FAIL", e.lines().next().unwrap_or("").to_string()),
-        };
-        let _ = writeln!(s, "{:<w$}  {:<6}  {:>6.1}s  {}", o.name, res, o.secs, text);
+        let _ = writeln!(
+            s,
+            "{:<w$}  {:<6}  {:>6.1}s  {}",
+            o.name,
+            o.verdict().label(),
+            o.secs,
+            o.summary()
+        );
     }
-    let failed = outcomes.iter().filter(|o| !o.passed()).count();
-    let _ = writeln!(s, "{} passed, {} failed", outcomes.len() - failed, failed);
+    let bad = outcomes.iter().filter(|o| !o.verdict().ok()).count();
+    if outcomes.iter().any(|o| o.expect != Expect::Pass) {
+        let xfail = outcomes
+            .iter()
+            .filter(|o| o.verdict() == Verdict::ExpectedFail)
+            .count();
+        let _ = writeln!(
+            s,
+            "{} as expected ({} passed, {xfail} failed naming their bug), {bad} not",
+            outcomes.len() - bad,
+            outcomes.len() - bad - xfail,
+        );
+    } else {
+        let _ = writeln!(s, "{} passed, {} failed", outcomes.len() - bad, bad);
+    }
     s
 }
 
 pub fn junit(suite: &str, outcomes: &[Outcome]) -> String {
-    let failed = outcomes.iter().filter(|o| !o.passed()).count();
+    let failed = outcomes.iter().filter(|o| !o.verdict().ok()).count();
     let total: f64 = outcomes.iter().map(|o| o.secs).sum();
     let mut s = String::new();
     let _ = writeln!(s, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
@@ -49,19 +65,24 @@ pub fn junit(suite: &str, outcomes: &[Outcome]) -> String {
             esc(o.name),
             o.secs
         );
-        match &o.result {
-            Ok(f) => {
-                let _ = write!(s, "<system-out>{}</system-out>", esc(f));
-            }
-            Err(e) => {
-                let first = e.lines().next().unwrap_or("");
-                let _ = write!(
-                    s,
-                    r#"<failure message="{}">{}</failure>"#,
-                    esc(first),
-                    esc(e)
-                );
-            }
+        let full = match &o.result {
+            Ok(f) => f.clone(),
+            Err(e) => e.clone(),
+        };
+        if o.verdict().ok() {
+            let _ = write!(
+                s,
+                "<system-out>{}: {}</system-out>",
+                o.verdict().label(),
+                esc(&full)
+            );
+        } else {
+            let _ = write!(
+                s,
+                r#"<failure message="{}">{}</failure>"#,
+                esc(&o.summary()),
+                esc(&full)
+            );
         }
         let _ = writeln!(s, "</testcase>");
     }
@@ -89,13 +110,48 @@ mod tests {
                 name: "a",
                 result: Ok("3 clusters".into()),
                 secs: 1.0,
+                expect: Expect::Pass,
             },
             Outcome {
                 name: "b",
                 result: Err("data differs at byte 7 <x>\nlog".into()),
                 secs: 2.0,
+                expect: Expect::Pass,
             },
         ]
+    }
+
+    const BUG: crate::scenarios::Bug = crate::scenarios::DETACH_REPARENTS;
+
+    fn expecting(result: std::result::Result<String, String>) -> Outcome {
+        Outcome {
+            name: "x",
+            result,
+            secs: 0.5,
+            expect: Expect::FailNaming(BUG),
+        }
+    }
+
+    #[test]
+    fn an_expected_failure_must_name_its_bug() {
+        let named = expecting(Err(format!("parent is snap1 ({BUG})")));
+        assert_eq!(named.verdict(), Verdict::ExpectedFail);
+        assert!(named.verdict().ok());
+        let other = expecting(Err("spdk_dd failed".into()));
+        assert_eq!(other.verdict(), Verdict::FailedOtherwise);
+        assert!(!other.verdict().ok());
+        assert!(other
+            .summary()
+            .contains("expected a failure naming Longhorn #11046"));
+        let passed = expecting(Ok("fine".into()));
+        assert_eq!(passed.verdict(), Verdict::UnexpectedPass);
+        assert!(!passed.verdict().ok());
+        let t = table("t", &[named, other, passed]);
+        assert!(
+            t.contains("1 as expected (0 passed, 1 failed naming their bug), 2 not"),
+            "{t}"
+        );
+        assert!(t.contains("XFAIL") && t.contains("XPASS"), "{t}");
     }
 
     #[test]

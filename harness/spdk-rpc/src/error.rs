@@ -75,6 +75,17 @@ pub fn errno_of(code: i32) -> Option<Errno> {
     }
 }
 
+/// The errno whose `strerror()` text is `message`, as SPDK's `spdk_strerror()`
+/// prints it.
+pub fn errno_named(message: &str) -> Option<Errno> {
+    (1..134).map(Errno::from_raw).find(|e| {
+        // SAFETY: strerror returns a pointer to a NUL-terminated static string
+        // (or a thread-local buffer for unknown values); it is read at once.
+        let text = unsafe { std::ffi::CStr::from_ptr(nix::libc::strerror(*e as i32)) };
+        text.to_str().is_ok_and(|t| t == message)
+    })
+}
+
 impl RpcError {
     /// The JSON-RPC error code, if the target answered with an error.
     pub fn code(&self) -> Option<i32> {
@@ -84,9 +95,20 @@ impl RpcError {
         }
     }
 
-    /// The errno behind a negative JSON-RPC code (`-19` is `ENODEV`).
+    /// The errno behind the error: a negative JSON-RPC code (`-19` is
+    /// `ENODEV`), or, where the target answers "invalid params" or "internal
+    /// error" with the errno's text as the message (SPDK v24.09 does so for its
+    /// lvol operations: -32602 "Device or resource busy"), the errno that text
+    /// names.
     pub fn errno(&self) -> Option<Errno> {
-        self.code().and_then(errno_of)
+        match self {
+            RpcError::Rpc { code, message, .. } => errno_of(*code).or_else(|| {
+                matches!(*code, code::INVALID_PARAMS | code::INTERNAL_ERROR)
+                    .then(|| errno_named(message))
+                    .flatten()
+            }),
+            _ => None,
+        }
     }
 
     pub fn message(&self) -> Option<&str> {

@@ -362,8 +362,29 @@ pub struct LvolInfo {
     pub is_clone: bool,
     pub is_esnap_clone: bool,
     pub is_degraded: bool,
-    pub num_allocated_clusters: u64,
+    /// Not in this RPC before SPDK v25.01 (Longhorn's v24.09 base reports it only
+    /// in `bdev_get_bdevs`): `Lab::lvols` fills it from there. Read it with
+    /// [`LvolInfo::allocated`].
+    #[serde(default)]
+    pub num_allocated_clusters: Option<u64>,
     pub lvs: LvolLvsRef,
+}
+
+impl LvolInfo {
+    /// The clusters the lvol has allocated.
+    ///
+    /// # Panics
+    /// If the count is unknown: neither the target's `bdev_lvol_get_lvols` nor
+    /// the harness (from `bdev_get_bdevs`) filled it in, as for a degraded lvol
+    /// on SPDK v24.09, which has no bdev.
+    pub fn allocated(&self) -> u64 {
+        self.num_allocated_clusters.unwrap_or_else(|| {
+            panic!(
+                "lvol {}: num_allocated_clusters unknown; list lvols with Lab::lvols",
+                self.alias
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

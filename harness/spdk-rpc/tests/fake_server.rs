@@ -150,6 +150,34 @@ fn error_answers_keep_code_and_errno(
     h.join().unwrap();
 }
 
+/// SPDK v24.09 answers lvol operations with "invalid params" or "internal
+/// error" and the errno's text: the errno still comes out, and only from an
+/// exact strerror() text.
+#[rstest]
+#[case(-32602, "Device or resource busy", Some(Errno::EBUSY))]
+#[case(-32602, "Invalid argument", Some(Errno::EINVAL))]
+#[case(-32603, "Interrupted system call", Some(Errno::EINTR))]
+#[case(-32603, "spdk_json_decode_object failed", None)]
+#[case(-32601, "Invalid argument", None)]
+#[case(-22, "anything", Some(Errno::EINVAL))]
+fn errno_from_the_message_of_older_bases(
+    #[case] code: i32,
+    #[case] message: &'static str,
+    #[case] errno: Option<Errno>,
+) {
+    let (_d, path, h) = serve(move |mut p| {
+        let req = p.request();
+        let resp =
+            json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": code, "message": message}});
+        p.send(&serde_json::to_vec(&resp).unwrap());
+    });
+    let mut c = Client::connect(&path).unwrap();
+    let e = c.call(&BdevLvolDelete { name: "x".into() }).unwrap_err();
+    assert_eq!(e.code(), Some(code));
+    assert_eq!(e.errno(), errno, "{e}");
+    h.join().unwrap();
+}
+
 #[test]
 fn no_answer_is_a_timeout_and_the_connection_stays_usable() {
     let (_d, path, h) = serve(|mut p| {

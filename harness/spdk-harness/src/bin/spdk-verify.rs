@@ -1,73 +1,135 @@
 //! The verification suite: runs every scenario (or those named) against the
 //! built target, prints a table and writes JUnit XML.
 //!
-//!   spdk-verify [--junit PATH] [--list] [SCENARIO...]
+//!   spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]
+//!   spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...
+//!
+//! `--expect-bugs` is for a build that still has the bugs our series fixes (the
+//! unpatched Longhorn base): each scenario that proves a bug fixed must fail
+//! with a message naming that bug, and every other scenario must pass.
+//!
+//! `--cross-checksums` writes the same snapshot contents into a target of each
+//! build (two or more) and compares their checksums with each other and with
+//! the oracle.
 
+use spdk_harness::build::SpdkBuild;
 use spdk_harness::lab::Faults;
-use spdk_harness::{report, scenarios};
+use spdk_harness::scenarios::{Expect, Outcome};
+use spdk_harness::{cross, report, scenarios};
 use std::process::ExitCode;
+
+const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...";
 
 fn main() -> ExitCode {
     let mut junit = None;
+    let mut title = None;
+    let mut expect_bugs = false;
+    let mut cross = false;
     let mut names = vec![];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--junit" => junit = args.next(),
+            "--title" => title = args.next(),
+            "--expect-bugs" => expect_bugs = true,
+            "--cross-checksums" => cross = true,
             "--list" => {
                 for s in scenarios::all() {
-                    println!("{:<34} {}", s.name, s.about);
+                    let bug = s.bug.map(|b| format!(" [{}]", b.id)).unwrap_or_default();
+                    println!("{:<34} {}{bug}", s.name, s.about);
                 }
                 return ExitCode::SUCCESS;
             }
             "-h" | "--help" => {
-                println!("usage: spdk-verify [--junit PATH] [--list] [SCENARIO...]");
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             _ => names.push(a),
         }
     }
-    let all = scenarios::all();
-    let chosen: Vec<_> = if names.is_empty() {
-        all
-    } else {
-        let mut v = vec![];
+    let base = std::env::var("SPDK_BASE").unwrap_or_else(|_| "master".into());
+    let kind = std::env::var("SPDK_HARNESS_BASE_BDEV").unwrap_or_else(|_| "aio".into());
+
+    let (suite, title, outcomes) = if cross {
+        let mut builds = vec![];
         for n in &names {
-            match all.iter().find(|s| s.name == n) {
-                Some(s) => v.push(*s),
-                None => {
-                    eprintln!("no scenario named {n} (see --list)");
-                    return ExitCode::from(2);
+            let Some((label, tree)) = n.split_once('=') else {
+                eprintln!("--cross-checksums takes LABEL=TREE arguments, got {n}\n{USAGE}");
+                return ExitCode::from(2);
+            };
+            match SpdkBuild::at(tree, label) {
+                Ok(b) => builds.push((label.to_string(), b)),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
                 }
             }
         }
-        v
-    };
-    let base = std::env::var("SPDK_BASE").unwrap_or_else(|_| "master".into());
-    let kind = std::env::var("SPDK_HARNESS_BASE_BDEV").unwrap_or_else(|_| "aio".into());
-    let title = format!("verify: base {base}, base bdevs {kind}");
-    let mut outcomes = vec![];
-    for s in &chosen {
-        eprintln!("[verify] {} ...", s.name);
-        let o = scenarios::run(s, Faults::default());
-        match &o.result {
-            Ok(f) => eprintln!("[verify] {} PASS ({:.1}s): {f}", s.name, o.secs),
-            Err(e) => eprintln!("[verify] {} FAIL ({:.1}s):\n{e}", s.name, o.secs),
+        if builds.len() < 2 {
+            eprintln!("--cross-checksums needs two builds or more\n{USAGE}");
+            return ExitCode::from(2);
         }
-        outcomes.push(o);
-    }
+        let labels: Vec<&str> = builds.iter().map(|(l, _)| l.as_str()).collect();
+        eprintln!("[verify] checksums across {} ...", labels.join(", "));
+        let o = cross::run(&builds);
+        (
+            format!("cross-checksums-{}", labels.join("-")),
+            title.unwrap_or_else(|| {
+                format!("checksums across implementations: {}", labels.join(", "))
+            }),
+            o,
+        )
+    } else {
+        let all = scenarios::all();
+        let chosen: Vec<_> = if names.is_empty() {
+            all
+        } else {
+            let mut v = vec![];
+            for n in &names {
+                match all.iter().find(|s| s.name == n) {
+                    Some(s) => v.push(*s),
+                    None => {
+                        eprintln!("no scenario named {n} (see --list)");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            v
+        };
+        let mut outcomes: Vec<Outcome> = vec![];
+        for s in &chosen {
+            eprintln!("[verify] {} ...", s.name);
+            let mut o = scenarios::run(s, Faults::default());
+            if expect_bugs {
+                o.expect = s.bug.map_or(Expect::Pass, Expect::FailNaming);
+            }
+            match &o.result {
+                Ok(f) => eprintln!("[verify] {} PASS ({:.1}s): {f}", s.name, o.secs),
+                Err(e) => eprintln!("[verify] {} FAIL ({:.1}s):\n{e}", s.name, o.secs),
+            }
+            outcomes.push(o);
+        }
+        let what = if expect_bugs {
+            ", expecting each bug the series fixes to show"
+        } else {
+            ""
+        };
+        (
+            format!("verify-{base}-{kind}"),
+            title.unwrap_or_else(|| format!("verify: base {base}, base bdevs {kind}{what}")),
+            outcomes,
+        )
+    };
+
     print!("{}", report::table(&title, &outcomes));
     if let Some(p) = junit {
-        if let Err(e) = std::fs::write(
-            &p,
-            report::junit(&format!("verify-{base}-{kind}"), &outcomes),
-        ) {
+        if let Err(e) = std::fs::write(&p, report::junit(&suite, &outcomes)) {
             eprintln!("cannot write {p}: {e}");
             return ExitCode::FAILURE;
         }
         eprintln!("[verify] JUnit XML: {p}");
     }
-    if outcomes.iter().all(|o| o.passed()) {
+    if outcomes.iter().all(|o| o.verdict().ok()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The backport's verification: the same harness, three runs.
+#
+#   ci/verify-backport.sh [BASE]      (default longhorn-v24.09; the builds must exist:
+#                                      `make verify-backport` makes them first)
+#
+#   1. BASE unpatched: each scenario that proves a bug fixed must fail, naming the bug;
+#      every other scenario must pass.
+#   2. BASE with patches/BASE: every scenario passes.
+#   3. Checksums across implementations: the same snapshot contents give the same
+#      checksum on BASE unpatched, BASE patched and master, equal to the oracle.
+#
+# Each run prints its table; progress goes to build/reports/verify-backport-N.log.
+# Exits non-zero if any run does not hold up.
+source "$(dirname "$0")/lib.sh"
+
+BASE=${1:-longhorn-v24.09}
+UNPATCHED=$BUILD_DIR/$BASE-unpatched/spdk
+PATCHED=$BUILD_DIR/$BASE/spdk
+MASTER=$BUILD_DIR/master/spdk
+REPORTS=${JUNIT_DIR:-$ROOT/build/reports}
+VERIFY=$ROOT/target/release/spdk-verify
+mkdir -p "$REPORTS"
+for t in "$UNPATCHED" "$PATCHED" "$MASTER"; do
+	[[ -x $t/build/bin/spdk_tgt ]] || die "$t/build/bin/spdk_tgt is missing: run 'make verify-backport'"
+done
+[[ -x $VERIFY ]] || die "$VERIFY is missing: cargo build --release -p spdk-harness --bin spdk-verify"
+
+failed=()
+run() { # N NAME COMMAND...
+	local n=$1 name=$2
+	shift 2
+	local logf=$REPORTS/verify-backport-$n.log t0=$SECONDS
+	log "run $n: $name"
+	if "$@" 2>"$logf"; then
+		log "run $n held up ($((SECONDS - t0)) s)"
+	else
+		log "run $n did NOT hold up ($((SECONDS - t0)) s); progress log: $logf"
+		failed+=("$n")
+	fi
+}
+
+run 1 "$BASE unpatched, expecting each bug to show" \
+	env SPDK_BASE="$BASE" SPDK_TREE="$UNPATCHED" "$VERIFY" --expect-bugs \
+	--title "1. $BASE unpatched: the scenarios that prove a fix must fail naming their bug (XFAIL), the rest pass" \
+	--junit "$REPORTS/verify-$BASE-unpatched.xml"
+run 2 "$BASE with patches/$BASE" \
+	env SPDK_BASE="$BASE" SPDK_TREE="$PATCHED" "$VERIFY" \
+	--title "2. $BASE with patches/$BASE: every scenario passes" \
+	--junit "$REPORTS/verify-$BASE.xml"
+run 3 "checksums across implementations" \
+	"$VERIFY" --cross-checksums "$BASE-unpatched=$UNPATCHED" "$BASE=$PATCHED" "master=$MASTER" \
+	--title "3. checksums across implementations: $BASE unpatched, $BASE patched, master" \
+	--junit "$REPORTS/cross-checksums-$BASE.xml"
+
+((${#failed[@]} == 0)) || die "backport verification: run(s) ${failed[*]} did not hold up"
+log "backport verification: all three runs held up"
