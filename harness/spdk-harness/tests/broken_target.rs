@@ -109,3 +109,41 @@ fn a_write_the_target_refuses_is_an_error() {
     assert!(e.contains("hit I/O errors"), "{e}");
     assert!(lab.read("l/v", 0, 4096).unwrap().iter().all(|&b| b == 0));
 }
+
+#[test]
+#[file_serial(spdk_target)]
+fn a_restart_attaching_in_order_checks_names_first_and_attaches_only_those() {
+    use spdk_harness::lab::{Lab, Restart};
+    use spdk_rpc::methods::BdevGetBdevs;
+    let mut lab = Lab::new().unwrap();
+    lab.add_disk("d1", 16).unwrap();
+    lab.add_disk("d2", 16).unwrap();
+    let e = lab
+        .restart_attaching(Restart::Graceful, &["nope"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no disk named nope"), "{e}");
+    let e = lab
+        .restart_attaching(Restart::Graceful, &["d1", "d1"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("named twice"), "{e}");
+    assert!(lab.tgt.is_alive(), "a bad name must not stop the target");
+    let names = |lab: &mut Lab| -> Vec<String> {
+        let mut v: Vec<String> = lab
+            .tgt
+            .ok(&BdevGetBdevs::default())
+            .unwrap()
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        v.sort();
+        v
+    };
+    lab.restart_attaching(Restart::Kill, &[]).unwrap();
+    assert!(names(&mut lab).is_empty(), "{:?}", names(&mut lab));
+    lab.restart_attaching(Restart::Graceful, &["d2"]).unwrap();
+    assert_eq!(names(&mut lab), vec!["d2"]);
+    lab.readd_disk("d1").unwrap();
+    assert_eq!(names(&mut lab), vec!["d1", "d2"]);
+}
