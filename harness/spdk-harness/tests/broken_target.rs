@@ -9,7 +9,11 @@ use spdk_harness::target::{Target, TargetOpts};
 use spdk_harness::Error;
 
 fn run_with(faults: Faults) -> String {
-    let s = by_name("baseline_snapshot_clone").unwrap();
+    run_scenario_with("baseline_snapshot_clone", faults)
+}
+
+fn run_scenario_with(name: &str, faults: Faults) -> String {
+    let s = by_name(name).unwrap();
     match scenarios::run(&s, faults).result {
         Ok(fig) => panic!("the scenario passed despite the fault: {fig}"),
         Err(e) => e,
@@ -24,6 +28,22 @@ fn a_wrong_byte_written_fails_the_byte_check() {
         ..Default::default()
     });
     assert!(e.contains("data differs at byte"), "{e}");
+}
+
+#[test]
+#[file_serial(spdk_target)]
+fn a_wrong_byte_in_a_shared_image_fails_the_byte_check() {
+    let e = run_scenario_with(
+        "shared_image_one_copy",
+        Faults {
+            corrupt_write_at: Some(100),
+            ..Default::default()
+        },
+    );
+    assert!(
+        e.contains("lvsA/image, the backing image: data differs at byte 100"),
+        "{e}"
+    );
 }
 
 #[test]

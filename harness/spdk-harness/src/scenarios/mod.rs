@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod busy_delete;
 pub mod checksum;
 pub mod detach;
+pub mod shared_image;
 
 pub type Run = fn(&mut Lab) -> Result<String>;
 
@@ -37,6 +38,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(detach::scenarios());
     v.extend(checksum::scenarios());
     v.extend(busy_delete::scenarios());
+    v.extend(shared_image::scenarios());
     v
 }
 
