@@ -13,6 +13,7 @@ use crate::error::{Context, Error, Result};
 use crate::offline::Reattach;
 use crate::target::{log_line, poll, Memory, Target, TargetOpts};
 use spdk_rpc::methods::*;
+use spdk_rpc::{Client, Pending};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -284,6 +285,20 @@ impl Lab {
             }
         }
         Ok(())
+    }
+
+    /// Send the detach of a base disk on a connection of its own and return
+    /// it with the pending answer, for the caller to wait on with a bound of
+    /// its choosing: the removal may wait for users of the disk's bdevs.
+    pub fn start_remove_disk(&mut self, name: &str) -> Result<(Client, Pending)> {
+        let disk = self.disk(name)?.clone();
+        let mut conn = self.tgt.connect()?;
+        let pending = match &disk.attach {
+            Attach::Aio { .. } => conn.send(&BdevAioDelete { name: disk.bdev }),
+            Attach::Nvme(_) => conn.send(&BdevNvmeDetachController { name: disk.name }),
+        }
+        .ctx(|| format!("send the removal of disk {name}"))?;
+        Ok((conn, pending))
     }
 
     /// Attach a removed base disk again.

@@ -13,7 +13,8 @@
 //! What is proved, one scenario each: the clusters saved; every load order
 //! of the lvstores after graceful and SIGKILL restarts (a clone loaded before
 //! A is degraded, has no bdev and can't be exported, and heals by itself when
-//! A loads); a refused delete of the image (patches/master 0011, also proved by
+//! A loads); removing disk A under exported clones and adding it back; a
+//! refused delete of the image (patches/master 0011, also proved by
 //! `busy_delete_esnap_parent` with one clone); a refused detach of an esnap
 //! clone (patches/master 0001-0003, also in `detach_bad_input`).
 
@@ -38,6 +39,8 @@ const IMAGE_SEED: u64 = 7;
 const HEAD_SEED: u64 = 100;
 /// How long a clone may take to turn degraded, or to heal.
 const HEAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the removal of disk A may take to answer.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(20);
 const BUSY: &str = "Device or resource busy";
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -53,6 +56,12 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "3 disks attached in all 6 orders after graceful restarts, and clones first after a SIGKILL: degraded, no I/O, heal",
             needs: &[],
             run: load_order,
+        },
+        Scenario {
+            name: "shared_image_remove_disk",
+            about: "remove disk A under esnap clones exported over NVMe-oF: degraded, reads fail, target up; add it back: healed, bytes intact",
+            needs: &[],
+            run: remove_disk,
         },
         Scenario {
             name: "shared_image_delete_refused",
@@ -485,6 +494,100 @@ fn load_order(lab: &mut Lab) -> Result<String> {
          {refused} exports refused, no bytes served; healed within {} ms of A's attach; bytes intact",
         runs.len(),
         heal_max.as_millis()
+    ))
+}
+
+/// Remove disk A while the clones are exported and have been read.
+fn remove_disk(lab: &mut Lab) -> Result<String> {
+    let s = build(lab, 3)?;
+    check(lab, &s, "before diskA is removed")?;
+    let (mut conn, pending) = lab.start_remove_disk("diskA")?;
+    let t0 = Instant::now();
+    match conn.wait(pending, REMOVE_TIMEOUT) {
+        Ok(v) => ensure_eq!(v, serde_json::Value::Bool(true), "bdev_aio_delete of diskA"),
+        Err(RpcError::Timeout { .. }) => return Err(removal_hangs(lab, &s)),
+        Err(e) => fail!("bdev_aio_delete of diskA under esnap clones: {e}"),
+    }
+    let took = t0.elapsed();
+    lab.tgt.check_alive()?;
+    let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
+    poll("the clones to turn degraded", HEAL_TIMEOUT, || {
+        for h in &heads {
+            if !lab.lvol(h)?.is_degraded {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })?;
+    let mut how = vec![];
+    for n in s.clones() {
+        how.push(expect_no_io(lab, &s, n, "with diskA removed")?);
+        lab.tgt.check_alive()?;
+    }
+    let t1 = Instant::now();
+    lab.readd_disk("diskA")?;
+    let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
+    let healed = wait_healed(lab, &s, &disks, t1)?;
+    // The namespaces of the old exports went with the clones' bdevs.
+    for h in &heads {
+        lab.unexport(h)?;
+    }
+    check(lab, &s, "after diskA came back")?;
+    lab.restart(Restart::Graceful)?;
+    check(lab, &s, "after a graceful restart")?;
+    Ok(format!(
+        "removal answered in {} ms; {} clones degraded ({}); healed {} ms after diskA's re-add; bytes intact, also after a restart",
+        took.as_millis(),
+        heads.len(),
+        how.join(", "),
+        healed.as_millis()
+    ))
+}
+
+/// The removal of disk A did not answer: say what the target shows then.
+fn removal_hangs(lab: &mut Lab, s: &Shared) -> Error {
+    let mut seen = vec![];
+    match lab.lvols() {
+        Ok(ls) => {
+            for n in s.clones() {
+                if let Some(l) = ls.iter().find(|l| l.alias == n.head) {
+                    seen.push(format!("{} degraded: {}", n.head, l.is_degraded));
+                }
+            }
+            let img = ls.iter().any(|l| l.alias == "lvsA/image");
+            seen.push(format!("lvsA/image still listed: {img}"));
+        }
+        Err(e) => seen.push(format!("bdev_lvol_get_lvols failed: {e}")),
+    }
+    let n = &s.nodes[1];
+    seen.push(match lab.read(&n.head, 0, IMAGE) {
+        Ok(got) if got == n.model => format!("a read of {} returned its right bytes", n.head),
+        Ok(_) => format!("a read of {} returned WRONG bytes", n.head),
+        Err(e) => format!(
+            "a read of {} failed ({})",
+            n.head,
+            e.to_string().lines().next().unwrap_or("")
+        ),
+    });
+    seen.push(match lab.readd_disk("diskA") {
+        Ok(()) => "re-adding diskA succeeded".into(),
+        Err(e) => format!("re-adding diskA failed: {e}"),
+    });
+    let log = std::fs::read_to_string(lab.tgt.log_path()).unwrap_or_default();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("being removed")
+                || l.contains("unsupported event")
+                || l.contains("already exists")
+        })
+        .collect();
+    Error::Check(format!(
+        "bdev_aio_delete of diskA never answered within {:.0}s while esnap clones on the other disks \
+         hold lvsA/image: {}\n--- target log ---\n{}",
+        REMOVE_TIMEOUT.as_secs_f64(),
+        seen.join("; "),
+        lines.join("\n")
     ))
 }
 
