@@ -11,7 +11,7 @@
 //! file and can't be inspected.
 
 use crate::error::{Error, Result};
-use crate::lab::{Lab, Restart};
+use crate::lab::{Disk, Lab, Restart};
 use crate::target::log_line;
 use lvs_inspect::Store;
 use spdk_rpc::methods::{LvolDriverInfo, LvolInfo, LvstoreInfo};
@@ -46,11 +46,41 @@ impl Lab {
     /// Start the stopped target under test and attach its base disks again,
     /// as [`Lab::restart`] does.
     pub fn start_target(&mut self) -> Result<()> {
+        self.start_target_with(Reattach::All)
+    }
+
+    /// Start the stopped target under test and attach the base disks that
+    /// `reattach` names, in its order.
+    pub fn start_target_with(&mut self, reattach: Reattach) -> Result<()> {
+        let disks = self.reattach_list(reattach)?;
         self.tgt.start_again()?;
-        for disk in self.disks().to_vec() {
+        for disk in disks {
             self.attach(&disk)?;
         }
         Ok(())
+    }
+
+    /// The disks `reattach` names, in its order; an unknown or repeated
+    /// name is an error before anything is stopped or started.
+    fn reattach_list(&self, reattach: Reattach) -> Result<Vec<Disk>> {
+        match reattach {
+            Reattach::All => Ok(self.disks().to_vec()),
+            Reattach::Only(names) => {
+                let mut out: Vec<Disk> = vec![];
+                for n in names {
+                    let d = self
+                        .disks()
+                        .iter()
+                        .find(|d| d.name == *n)
+                        .ok_or_else(|| Error::Tool(format!("no disk named {n} to attach")))?;
+                    if out.iter().any(|o| o.name == *n) {
+                        return Err(Error::Tool(format!("disk {n} is named twice")));
+                    }
+                    out.push(d.clone());
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// Read every base disk's file with the inspector, as (disk name, store).
@@ -109,16 +139,39 @@ impl Lab {
         how: Restart,
         check: impl FnOnce(&[(String, Store)]) -> Result<T>,
     ) -> Result<T> {
+        self.restart_inspecting_with(how, Reattach::All, check)
+    }
+
+    /// [`Lab::restart_inspecting`], attaching only the disks `reattach`
+    /// names, in its order.
+    pub fn restart_inspecting_with<T>(
+        &mut self,
+        how: Restart,
+        reattach: Reattach,
+        check: impl FnOnce(&[(String, Store)]) -> Result<T>,
+    ) -> Result<T> {
         let t0 = Instant::now();
+        // A bad name fails here, with the target still running.
+        self.reattach_list(reattach)?;
         self.stop_target(how)?;
         let res = self.inspect_disks().and_then(|s| check(&s));
-        self.start_target()?;
+        self.start_target_with(reattach)?;
         log_line(&format!(
             "restart ({how:?}) with inspection took {:.2}s",
             t0.elapsed().as_secs_f64()
         ));
         res
     }
+}
+
+/// Which base disks a restart attaches again, and in what order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reattach<'a> {
+    /// Every disk, in the order they were added (what [`Lab::restart`] does).
+    All,
+    /// Only these disks, in this order; the others stay detached until
+    /// [`Lab::readd_disk`]. An empty list attaches none.
+    Only(&'a [&'a str]),
 }
 
 /// The store on disk `name` of an inspection.
@@ -173,7 +226,7 @@ impl Lab {
 
     /// Every restart holds the disks against what the target reported before
     /// it stopped: what the inspector reads must be what comes back.
-    pub(crate) fn restart_checked(&mut self, how: Restart) -> Result<()> {
+    pub(crate) fn restart_checked(&mut self, how: Restart, reattach: Reattach) -> Result<()> {
         let before = self.listing()?;
         let disks: Vec<(String, String)> = self
             .disks()
@@ -181,7 +234,9 @@ impl Lab {
             .filter(|d| d.file.is_some())
             .map(|d| (d.bdev.clone(), d.name.clone()))
             .collect();
-        self.restart_inspecting(how, |stores| check_listing(&before, &disks, stores, how))
+        self.restart_inspecting_with(how, reattach, |stores| {
+            check_listing(&before, &disks, stores, how)
+        })
     }
 }
 

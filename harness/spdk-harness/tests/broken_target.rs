@@ -9,7 +9,11 @@ use spdk_harness::target::{Target, TargetOpts};
 use spdk_harness::Error;
 
 fn run_with(faults: Faults) -> String {
-    let s = by_name("baseline_snapshot_clone").unwrap();
+    run_scenario_with("baseline_snapshot_clone", faults)
+}
+
+fn run_scenario_with(name: &str, faults: Faults) -> String {
+    let s = by_name(name).unwrap();
     match scenarios::run(&s, faults).result {
         Ok(fig) => panic!("the scenario passed despite the fault: {fig}"),
         Err(e) => e,
@@ -24,6 +28,22 @@ fn a_wrong_byte_written_fails_the_byte_check() {
         ..Default::default()
     });
     assert!(e.contains("data differs at byte"), "{e}");
+}
+
+#[test]
+#[file_serial(spdk_target)]
+fn a_wrong_byte_in_a_shared_image_fails_the_byte_check() {
+    let e = run_scenario_with(
+        "shared_image_one_copy",
+        Faults {
+            corrupt_write_at: Some(100),
+            ..Default::default()
+        },
+    );
+    assert!(
+        e.contains("lvsA/image, the backing image: data differs at byte 100"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -108,4 +128,42 @@ fn a_write_the_target_refuses_is_an_error() {
     let e = lab.write("l/v", 0, &[1u8; 4096]).unwrap_err().to_string();
     assert!(e.contains("hit I/O errors"), "{e}");
     assert!(lab.read("l/v", 0, 4096).unwrap().iter().all(|&b| b == 0));
+}
+
+#[test]
+#[file_serial(spdk_target)]
+fn a_restart_attaching_in_order_checks_names_first_and_attaches_only_those() {
+    use spdk_harness::lab::{Lab, Restart};
+    use spdk_rpc::methods::BdevGetBdevs;
+    let mut lab = Lab::new().unwrap();
+    lab.add_disk("d1", 16).unwrap();
+    lab.add_disk("d2", 16).unwrap();
+    let e = lab
+        .restart_attaching(Restart::Graceful, &["nope"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no disk named nope"), "{e}");
+    let e = lab
+        .restart_attaching(Restart::Graceful, &["d1", "d1"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("named twice"), "{e}");
+    assert!(lab.tgt.is_alive(), "a bad name must not stop the target");
+    let names = |lab: &mut Lab| -> Vec<String> {
+        let mut v: Vec<String> = lab
+            .tgt
+            .ok(&BdevGetBdevs::default())
+            .unwrap()
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        v.sort();
+        v
+    };
+    lab.restart_attaching(Restart::Kill, &[]).unwrap();
+    assert!(names(&mut lab).is_empty(), "{:?}", names(&mut lab));
+    lab.restart_attaching(Restart::Graceful, &["d2"]).unwrap();
+    assert_eq!(names(&mut lab), vec!["d2"]);
+    lab.readd_disk("d1").unwrap();
+    assert_eq!(names(&mut lab), vec!["d1", "d2"]);
 }

@@ -21,6 +21,11 @@ use spdk_harness::scenarios::run_or_panic;
 #[case::busy_delete_checksum("busy_delete_checksum")]
 #[case::busy_delete_esnap_parent("busy_delete_esnap_parent")]
 #[case::busy_delete_shallow_copy("busy_delete_shallow_copy")]
+#[case::shared_image_one_copy("shared_image_one_copy")]
+#[case::shared_image_load_order("shared_image_load_order")]
+#[case::shared_image_remove_disk("shared_image_remove_disk")]
+#[case::shared_image_delete_refused("shared_image_delete_refused")]
+#[case::shared_image_detach_refused("shared_image_detach_refused")]
 #[file_serial(spdk_target)]
 fn scenario(#[case] name: &str) {
     let fig = run_or_panic(name);

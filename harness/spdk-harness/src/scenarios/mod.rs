@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod busy_delete;
 pub mod checksum;
 pub mod detach;
+pub mod shared_image;
 
 pub type Run = fn(&mut Lab) -> Result<String>;
 
@@ -45,6 +46,10 @@ pub const ESNAP_PARENT_DELETE: Bug = Bug {
     id: "esnap-parent delete",
     what: "deleting the external snapshot of esnap clones never completes (upstream SPDK; no Longhorn issue: v1.8.x keeps a backing image per disk)",
 };
+pub const ESNAP_PARENT_REMOVAL: Bug = Bug {
+    id: "esnap-parent removal",
+    what: "removing the disk that holds esnap clones' external snapshot never completes: the clones ignore the remove event and keep the bdev open (upstream SPDK)",
+};
 
 #[derive(Clone, Copy)]
 pub struct Scenario {
@@ -73,6 +78,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(detach::scenarios());
     v.extend(checksum::scenarios());
     v.extend(busy_delete::scenarios());
+    v.extend(shared_image::scenarios());
     v
 }
 
