@@ -167,7 +167,17 @@ impl Outcome {
 /// Run one scenario in a new lab, with faults injected if asked.
 pub fn run(s: &Scenario, faults: Faults) -> Outcome {
     let t0 = Instant::now();
-    let result = run_in_lab(s, faults).map_err(|e| e.to_string());
+    // A panic in a scenario is its failure, not the end of the run.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_in_lab(s, faults)))
+        .unwrap_or_else(|p| {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into());
+            Err(Error::Check(format!("the scenario panicked: {what}")))
+        })
+        .map_err(|e| e.to_string());
     Outcome {
         name: s.name,
         result,

@@ -362,12 +362,16 @@ fn expect_degraded(lab: &mut Lab, s: &Shared, n: &Node, when: &str) -> Result<&'
         "{when}: degraded {} must stay an esnap clone",
         n.head
     );
-    ensure_eq!(
-        l.allocated(),
-        n.own.len() as u64,
-        "{when}: clusters of degraded {}",
-        n.head
-    );
+    // Unknown where the base reports the count only in bdev_get_bdevs (v24.09):
+    // a degraded lvol has no bdev there.
+    if let Some(c) = l.num_allocated_clusters {
+        ensure_eq!(
+            c,
+            n.own.len() as u64,
+            "{when}: clusters of degraded {}",
+            n.head
+        );
+    }
     ensure!(
         !has_bdev(lab, &l.uuid)?,
         "{when}: degraded {} has a bdev",
@@ -600,9 +604,13 @@ fn removal_hangs(lab: &mut Lab, s: &Shared) -> Error {
 fn delete_refused(lab: &mut Lab) -> Result<String> {
     let s = build(lab, 3)?;
     check(lab, &s, "before the deletes")?;
-    let r = lab.tgt.call(&BdevLvolDelete {
-        name: "lvsA/image".into(),
-    });
+    // A delete answers in milliseconds, refused or not: 20 s is a hang.
+    let r = lab.tgt.rpc()?.call_timeout(
+        &BdevLvolDelete {
+            name: "lvsA/image".into(),
+        },
+        Duration::from_secs(20),
+    );
     if let Err(e @ RpcError::Timeout { .. }) = &r {
         fail!(
             "bdev_lvol_delete of lvsA/image, the image of {} esnap clones, never answered ({e}; {ESNAP_PARENT_DELETE})",
