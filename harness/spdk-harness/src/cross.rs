@@ -19,6 +19,7 @@ use std::time::Instant;
 
 /// One snapshot's contents: what is written to which cluster of a thin lvol.
 pub struct Shape {
+    /// The outcome's name: `cross_checksum_<lvol name>`.
     pub name: &'static str,
     /// Size of the lvol in clusters.
     pub clusters: u64,
@@ -27,6 +28,11 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// The lvol (and, with "-snap", snapshot) that holds this shape.
+    fn lvol(&self) -> &'static str {
+        self.name.trim_start_matches("cross_checksum_")
+    }
+
     /// The oracle: CRC-64/GO-ISO over the allocated clusters in order, each
     /// cluster the bytes written to it and zeros elsewhere.
     pub fn oracle(&self) -> u64 {
@@ -51,22 +57,22 @@ pub fn shapes() -> Vec<Shape> {
     let full = CLUSTER as usize;
     vec![
         Shape {
-            name: "empty",
+            name: "cross_checksum_empty",
             clusters: 4,
             writes: vec![],
         },
         Shape {
-            name: "cc",
+            name: "cross_checksum_cc",
             clusters: 4,
             writes: vec![(0, 0, vec![0xcc; full])],
         },
         Shape {
-            name: "cc_bb",
+            name: "cross_checksum_cc_bb",
             clusters: 4,
             writes: vec![(0, 0, vec![0xcc; full]), (1, 0, vec![0xbb; full])],
         },
         Shape {
-            name: "sparse_partial",
+            name: "cross_checksum_sparse_partial",
             clusters: 16,
             writes: vec![
                 (3, 8192, pattern(301, 64 * 1024)),
@@ -75,7 +81,7 @@ pub fn shapes() -> Vec<Shape> {
             ],
         },
         Shape {
-            name: "full_64mib",
+            name: "cross_checksum_full_64mib",
             clusters: 16,
             writes: (0..16).map(|c| (c, 0, pattern(400 + c, full))).collect(),
         },
@@ -90,22 +96,22 @@ fn values_on(build: &SpdkBuild, shapes: &[Shape]) -> Result<Vec<u64>> {
     let mut out = vec![];
     for s in shapes {
         lab.tgt.ok(&BdevLvolCreate {
-            lvol_name: s.name.into(),
+            lvol_name: s.lvol().into(),
             size_in_mib: s.clusters * CLUSTER / crate::lab::MIB,
             thin_provision: true,
             lvs_name: "lvs0".into(),
             clear_method: None,
         })?;
-        let vol = format!("lvs0/{}", s.name);
+        let vol = format!("lvs0/{}", s.lvol());
         for (c, off, bytes) in &s.writes {
             lab.write(&vol, c * CLUSTER + off, bytes)?;
         }
         lab.unexport(&vol)?;
         lab.tgt.ok(&BdevLvolSnapshot {
             lvol_name: vol.clone(),
-            snapshot_name: format!("{}-snap", s.name),
+            snapshot_name: format!("{}-snap", s.lvol()),
         })?;
-        let snap = format!("lvs0/{}-snap", s.name);
+        let snap = format!("lvs0/{}-snap", s.lvol());
         if !lab
             .tgt
             .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })?
@@ -134,46 +140,39 @@ pub fn run(builds: &[(String, SpdkBuild)]) -> Vec<Outcome> {
     shapes
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            let oracle = s.oracle();
-            let result = (|| {
-                let mut seen = vec![];
-                for (label, v) in &values {
-                    match v {
-                        Err(e) => return Err(format!("{label}: {e}")),
-                        Ok(v) => seen.push(format!("{label} {}", v[i])),
-                    }
-                }
-                let all_equal = values
-                    .iter()
-                    .all(|(_, v)| v.as_ref().is_ok_and(|v| v[i] == oracle));
-                if all_equal {
-                    Ok(format!("{} = oracle", seen.join(" = ")))
-                } else {
-                    Err(format!(
-                        "checksums differ: {}, oracle {oracle}",
-                        seen.join(", ")
-                    ))
-                }
-            })();
-            Outcome {
-                name: cross_name(s.name),
-                result,
-                secs: per_shape,
-                expect: Expect::Pass,
-            }
+        .map(|(i, s)| Outcome {
+            name: s.name,
+            result: judge(&values, i, s.oracle()),
+            secs: per_shape,
+            expect: Expect::Pass,
         })
         .collect()
 }
 
-fn cross_name(shape: &str) -> &'static str {
-    match shape {
-        "empty" => "cross_checksum_empty",
-        "cc" => "cross_checksum_cc",
-        "cc_bb" => "cross_checksum_cc_bb",
-        "sparse_partial" => "cross_checksum_sparse_partial",
-        "full_64mib" => "cross_checksum_full_64mib",
-        _ => "cross_checksum",
+/// Shape `i` holds up when every build gave a value for it, and all equal the
+/// oracle's.
+fn judge(
+    values: &[(&str, Result<Vec<u64>>)],
+    i: usize,
+    oracle: u64,
+) -> std::result::Result<String, String> {
+    let mut seen = vec![];
+    for (label, v) in values {
+        match v {
+            Err(e) => return Err(format!("{label}: {e}")),
+            Ok(v) => seen.push(format!("{label} {}", v[i])),
+        }
+    }
+    if values
+        .iter()
+        .all(|(_, v)| v.as_ref().is_ok_and(|v| v[i] == oracle))
+    {
+        Ok(format!("{} = oracle", seen.join(" = ")))
+    } else {
+        Err(format!(
+            "checksums differ: {}, oracle {oracle}",
+            seen.join(", ")
+        ))
     }
 }
 
@@ -189,7 +188,29 @@ mod tests {
         assert_eq!(s[1].oracle(), 828947163827886523);
         assert_eq!(s[2].oracle(), 440587436939872369);
         for sh in &s {
-            assert_ne!(cross_name(sh.name), "cross_checksum", "{}", sh.name);
+            assert!(!sh.lvol().is_empty() && sh.lvol() != sh.name, "{}", sh.name);
         }
+    }
+
+    /// A build that differs from the others, or from the oracle, or that
+    /// failed, fails the shape.
+    #[test]
+    fn judge_needs_every_build_equal_to_the_oracle() {
+        let ok = |v: Vec<u64>| -> Result<Vec<u64>> { Ok(v) };
+        let same = vec![("a", ok(vec![1, 7])), ("b", ok(vec![1, 7]))];
+        assert_eq!(judge(&same, 1, 7), Ok("a 7 = b 7 = oracle".into()));
+        let one_off = vec![("a", ok(vec![1, 7])), ("b", ok(vec![1, 8]))];
+        assert!(judge(&one_off, 1, 7)
+            .unwrap_err()
+            .contains("checksums differ: a 7, b 8"));
+        assert!(
+            judge(&same, 0, 7).is_err(),
+            "equal to each other but not to the oracle"
+        );
+        let failed = vec![
+            ("a", ok(vec![7])),
+            ("b", Err(crate::error::Error::Check("no target".into()))),
+        ];
+        assert!(judge(&failed, 0, 7).unwrap_err().starts_with("b: "));
     }
 }

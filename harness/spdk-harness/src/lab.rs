@@ -163,7 +163,17 @@ impl Lab {
     }
 
     pub fn has_method(&mut self, m: &str) -> Result<bool> {
-        Ok(self.methods()?.iter().any(|x| x == m))
+        Ok(self.missing_methods(&[m])?.is_empty())
+    }
+
+    /// Those of `wanted` the target does not offer, in their order.
+    pub fn missing_methods<'a>(&mut self, wanted: &[&'a str]) -> Result<Vec<&'a str>> {
+        let offered = self.methods()?;
+        Ok(wanted
+            .iter()
+            .copied()
+            .filter(|m| !offered.iter().any(|x| x == m))
+            .collect())
     }
 
     /// Add a base disk of `size_mib` and return the bdev to put an lvstore on.
@@ -544,16 +554,7 @@ impl Lab {
         let mut all = self.tgt.ok(&BdevLvolGetLvols::default())?;
         if all.iter().any(|l| l.num_allocated_clusters.is_none()) {
             let bdevs = self.tgt.ok(&BdevGetBdevs::default())?;
-            for l in all
-                .iter_mut()
-                .filter(|l| l.num_allocated_clusters.is_none())
-            {
-                l.num_allocated_clusters = bdevs
-                    .iter()
-                    .find(|b| b.name == l.uuid || b.aliases.contains(&l.alias))
-                    .and_then(|b| b.lvol())
-                    .map(|d| d.num_allocated_clusters);
-            }
+            fill_clusters(&mut all, &bdevs);
         }
         Ok(all)
     }
@@ -603,6 +604,24 @@ impl Lab {
                 .any(|b| b.name == name || b.aliases.iter().any(|a| a == name))
                 .then_some(()))
         })
+    }
+}
+
+/// The lvol driver info of `l` among `bdevs`, if it has a bdev.
+pub(crate) fn lvol_bdev_of(bdevs: &[BdevInfo], l: &LvolInfo) -> Option<LvolDriverInfo> {
+    bdevs
+        .iter()
+        .find(|b| b.name == l.uuid || b.aliases.contains(&l.alias))
+        .and_then(|b| b.lvol())
+}
+
+/// Fill the cluster counts `bdev_lvol_get_lvols` left out from `bdevs`.
+pub(crate) fn fill_clusters(lvols: &mut [LvolInfo], bdevs: &[BdevInfo]) {
+    for l in lvols
+        .iter_mut()
+        .filter(|l| l.num_allocated_clusters.is_none())
+    {
+        l.num_allocated_clusters = lvol_bdev_of(bdevs, l).map(|d| d.num_allocated_clusters);
     }
 }
 

@@ -207,17 +207,17 @@ impl Lab {
     /// The lvstores and lvols the target reports now (bdev info where an lvol
     /// has a bdev; a degraded one has none).
     pub fn listing(&mut self) -> Result<Listing> {
-        use spdk_rpc::methods::{BdevGetBdevs, BdevLvolGetLvstores};
+        use spdk_rpc::methods::{BdevGetBdevs, BdevLvolGetLvols, BdevLvolGetLvstores};
         let lvstores = self.tgt.ok(&BdevLvolGetLvstores::default())?;
         let bdevs = self.tgt.ok(&BdevGetBdevs::default())?;
-        let lvols = self
-            .lvols()?
+        // One bdev_get_bdevs for both the lvols' bdev info and the cluster
+        // counts a base leaves out of bdev_lvol_get_lvols.
+        let mut lvols = self.tgt.ok(&BdevLvolGetLvols::default())?;
+        crate::lab::fill_clusters(&mut lvols, &bdevs);
+        let lvols = lvols
             .into_iter()
             .map(|l| {
-                let d = bdevs
-                    .iter()
-                    .find(|b| b.name == l.uuid || b.aliases.contains(&l.alias))
-                    .and_then(|b| b.lvol());
+                let d = crate::lab::lvol_bdev_of(&bdevs, &l);
                 (l, d)
             })
             .collect();

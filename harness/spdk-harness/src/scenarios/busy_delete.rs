@@ -433,13 +433,11 @@ fn esnap_parent(lab: &mut Lab) -> Result<String> {
         pattern(90, 64 * 1024),
     )?;
 
-    // A delete answers in milliseconds, refused or not: 20 s without an
-    // answer is a hang.
     let r = lab.tgt.rpc()?.call_timeout(
         &BdevLvolDelete {
             name: "lvsA/img".into(),
         },
-        Duration::from_secs(20),
+        super::HANG_AFTER,
     );
     if let Err(e @ spdk_rpc::RpcError::Timeout { .. }) = &r {
         fail!(

@@ -35,8 +35,7 @@ const STOP_RPCS: &[&str] = &[
 
 /// Does the target offer range checksums?
 pub fn has_ranges(lab: &mut Lab) -> Result<bool> {
-    let m = lab.methods()?;
-    Ok(RANGE_RPCS.iter().all(|r| m.iter().any(|x| x == r)))
+    Ok(lab.missing_methods(RANGE_RPCS)?.is_empty())
 }
 
 pub fn scenarios() -> Vec<Scenario> {

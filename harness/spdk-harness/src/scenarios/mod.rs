@@ -46,6 +46,10 @@ pub const ESNAP_PARENT_DELETE: Bug = Bug {
     id: "esnap-parent delete",
     what: "deleting the external snapshot of esnap clones never completes (upstream SPDK; no Longhorn issue: v1.8.x keeps a backing image per disk)",
 };
+/// How long a request that answers in milliseconds (a delete, refused or not;
+/// a disk's removal) may go unanswered before a scenario calls it a hang.
+pub const HANG_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub const ESNAP_PARENT_REMOVAL: Bug = Bug {
     id: "esnap-parent removal",
     what: "removing the disk that holds esnap clones' external snapshot never completes: the clones ignore the remove event and keep the bdev open (upstream SPDK)",
@@ -189,13 +193,7 @@ pub fn run(s: &Scenario, faults: Faults) -> Outcome {
 fn run_in_lab(s: &Scenario, faults: Faults) -> Result<String> {
     let mut lab = Lab::new()?;
     lab.faults = faults;
-    let methods = lab.methods()?;
-    let missing: Vec<&str> = s
-        .needs
-        .iter()
-        .copied()
-        .filter(|m| !methods.iter().any(|x| x == m))
-        .collect();
+    let missing = lab.missing_methods(s.needs)?;
     if !missing.is_empty() {
         return Err(Error::Check(format!(
             "the target does not offer {} (not in rpc_get_methods): this build lacks the patch that adds it{}",

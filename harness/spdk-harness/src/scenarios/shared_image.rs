@@ -40,7 +40,7 @@ const HEAD_SEED: u64 = 100;
 /// How long a clone may take to turn degraded, or to heal.
 const HEAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the removal of disk A may take to answer.
-const REMOVE_TIMEOUT: Duration = Duration::from_secs(20);
+const REMOVE_TIMEOUT: Duration = super::HANG_AFTER;
 const BUSY: &str = "Device or resource busy";
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -604,12 +604,11 @@ fn removal_hangs(lab: &mut Lab, s: &Shared) -> Error {
 fn delete_refused(lab: &mut Lab) -> Result<String> {
     let s = build(lab, 3)?;
     check(lab, &s, "before the deletes")?;
-    // A delete answers in milliseconds, refused or not: 20 s is a hang.
     let r = lab.tgt.rpc()?.call_timeout(
         &BdevLvolDelete {
             name: "lvsA/image".into(),
         },
-        Duration::from_secs(20),
+        super::HANG_AFTER,
     );
     if let Err(e @ RpcError::Timeout { .. }) = &r {
         fail!(
