@@ -130,10 +130,8 @@ impl Lab {
         Ok(out)
     }
 
-    /// Stop the target (`how`), inspect every base disk, run `check` on what
-    /// was read, and start the target again with its disks attached. The
-    /// target is started again even when the inspection or the check fails;
-    /// their error is returned then.
+    /// [`Lab::restart`], and then `check` on what the inspector read, as
+    /// (disk name, store): what a scenario's bug is about on disk.
     pub fn restart_inspecting<T>(
         &mut self,
         how: Restart,
@@ -144,6 +142,14 @@ impl Lab {
 
     /// [`Lab::restart_inspecting`], attaching only the disks `reattach`
     /// names, in its order.
+    ///
+    /// The one restart path: list what the target holds, stop it, inspect
+    /// every base disk, hold the disks against the listing and fail on any
+    /// inspector finding ([`check_listing`], [`check_findings`]), then run
+    /// `check`. A bad name in `reattach` fails first, with the target still
+    /// running. After the stop, the target is started again even when the
+    /// inspection or a check fails; their error is returned then (with the
+    /// start's, if it fails too).
     pub fn restart_inspecting_with<T>(
         &mut self,
         how: Restart,
@@ -151,16 +157,40 @@ impl Lab {
         check: impl FnOnce(&[(String, Store)]) -> Result<T>,
     ) -> Result<T> {
         let t0 = Instant::now();
-        // A bad name fails here, with the target still running.
         self.reattach_list(reattach)?;
+        let before = self.listing()?;
+        let files: Vec<(String, String)> = self
+            .disks()
+            .iter()
+            .filter(|d| d.file.is_some())
+            .map(|d| (d.bdev.clone(), d.name.clone()))
+            .collect();
         self.stop_target(how)?;
-        let res = self.inspect_disks().and_then(|s| check(&s));
-        self.start_target_with(reattach)?;
+        let checked = self.inspect_disks().and_then(|stores| {
+            let failed: Vec<String> = [
+                check_listing(&before, &files, &stores, how),
+                check_findings(&stores, how),
+            ]
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+            if !failed.is_empty() {
+                return Err(Error::Check(failed.join("; and ")));
+            }
+            check(&stores)
+        });
+        let started = self.start_target_with(reattach);
         log_line(&format!(
             "restart ({how:?}) with inspection took {:.2}s",
             t0.elapsed().as_secs_f64()
         ));
-        res
+        match (checked, started) {
+            (checked, Ok(())) => checked,
+            (Ok(_), Err(e)) => Err(e),
+            (Err(c), Err(s)) => Err(Error::Check(format!(
+                "{c}\nand then the target did not start again: {s}"
+            ))),
+        }
     }
 }
 
@@ -223,21 +253,6 @@ impl Lab {
             .collect();
         Ok(Listing { lvstores, lvols })
     }
-
-    /// Every restart holds the disks against what the target reported before
-    /// it stopped: what the inspector reads must be what comes back.
-    pub(crate) fn restart_checked(&mut self, how: Restart, reattach: Reattach) -> Result<()> {
-        let before = self.listing()?;
-        let disks: Vec<(String, String)> = self
-            .disks()
-            .iter()
-            .filter(|d| d.file.is_some())
-            .map(|d| (d.bdev.clone(), d.name.clone()))
-            .collect();
-        self.restart_inspecting_with(how, reattach, |stores| {
-            check_listing(&before, &disks, stores, how)
-        })
-    }
 }
 
 fn blob_name(s: &Store, id: u64) -> String {
@@ -245,6 +260,34 @@ fn blob_name(s: &Store, id: u64) -> String {
         .and_then(lvs_inspect::Blob::name)
         .map(str::to_string)
         .unwrap_or_else(|| format!("{id:#x} (not on disk)"))
+}
+
+/// No store the inspector read has a finding: a gap between the store's
+/// bookkeeping (super block, masks) and its blobs, such as clusters a clean
+/// store's mask marks but no blob owns, a cluster owned twice, or metadata
+/// SPDK would refuse to load.
+fn check_findings(stores: &[(String, Store)], how: Restart) -> Result<()> {
+    let found: Vec<String> = stores
+        .iter()
+        .filter(|(_, s)| !s.findings.is_empty())
+        .map(|(disk, s)| {
+            format!(
+                "on disk {disk} ({} store) after a {how:?} stop, lvs-inspect found {} gap(s) on disk: {}",
+                if s.clean { "clean" } else { "dirty" },
+                s.findings.len(),
+                s.findings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
+        .collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Check(found.join("; ")))
+    }
 }
 
 /// Each lvstore on a file-backed disk holds what the target listed.
