@@ -222,6 +222,15 @@ pub fn store<'a>(stores: &'a [(String, Store)], name: &str) -> Result<&'a Store>
         })
 }
 
+/// The blob of lvol `name` in the inspected store of `disk`.
+pub fn on_disk<'a>(
+    stores: &'a [(String, Store)],
+    disk: &str,
+    name: &str,
+) -> Result<Option<&'a lvs_inspect::Blob>> {
+    Ok(store(stores, disk)?.blob_by_name(name))
+}
+
 /// What the target under test reports about its lvstores and lvols, to hold
 /// the disks against after it stops.
 #[derive(Debug, Clone)]
