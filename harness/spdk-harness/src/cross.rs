@@ -10,10 +10,9 @@
 use crate::build::SpdkBuild;
 use crate::data::pattern;
 use crate::error::{Error, Result};
-use crate::lab::{BaseKind, Lab};
-use crate::scenarios::baseline::CLUSTER;
-use crate::scenarios::checksum::CRC64_GO_ISO;
-use crate::scenarios::{Expect, Outcome};
+use crate::lab::{BaseKind, Lab, CLUSTER};
+use crate::outcome::{Expect, Outcome};
+use crate::steps::CRC64_GO_ISO;
 use spdk_rpc::methods::*;
 use std::time::Instant;
 

@@ -8,8 +8,10 @@ pub mod data;
 pub mod error;
 pub mod lab;
 pub mod offline;
+pub mod outcome;
 pub mod report;
 pub mod scenarios;
+pub mod steps;
 pub mod target;
 
 pub use error::{Error, Result};

@@ -1,177 +1,65 @@
-//! The disk as an independent oracle: stop the target under test, read every
-//! base disk's file with `lvs-inspect` (SPDK's own code is not involved), then
-//! start the target again on the same disks. What the inspector reads is what
-//! a target will load after the restart, SIGKILL included; comparing it with
-//! what the RPCs said before the stop finds gaps between the target's belief
-//! and the disk.
+//! The disk as an independent oracle: what `lvs-inspect` read from a base
+//! disk's file while no target had it open (SPDK's own code is not involved),
+//! held against what the target listed before it stopped. What the inspector
+//! reads is what a target will load after the restart, SIGKILL included; a
+//! difference is a gap between the target's belief and the disk.
 //!
-//! The files are read while no target under test has them open. With
-//! `SPDK_HARNESS_BASE_BDEV=nvmf-tcp` the exporter keeps its AIO bdev open, but
-//! idle: the only writer, the target under test, is gone. PCIe disks have no
-//! file and can't be inspected.
+//! Pure functions and data only: the lab's restart stops the target, reads
+//! the disks and calls these.
 
 use crate::error::{Error, Result};
-use crate::lab::{Disk, Lab, Restart};
-use crate::target::log_line;
-use lvs_inspect::Store;
-use spdk_rpc::methods::{LvolDriverInfo, LvolInfo, LvstoreInfo};
-use std::time::Instant;
+use crate::{ensure, ensure_eq};
+use lvs_inspect::{Blob, Parent, Store};
+use spdk_rpc::methods::{BdevInfo, LvolDriverInfo, LvolInfo, LvstoreInfo};
+use std::collections::BTreeSet;
 
-impl Lab {
-    /// Stop the target under test: SIGTERM, and it must exit 0 within the
-    /// bound, or SIGKILL (a crash: nothing is flushed or unloaded).
-    pub fn stop_target(&mut self, how: Restart) -> Result<()> {
-        match how {
-            Restart::Graceful => {
-                let (st, killed) = self.tgt.stop()?;
-                if killed {
-                    return Err(Error::Check(format!(
-                        "spdk_tgt did not exit within the bound after SIGTERM and was killed ({st})"
-                    )));
-                }
-                if !st.success() {
-                    return Err(Error::Check(format!(
-                        "spdk_tgt exited with {st} on SIGTERM\n--- log tail ---\n{}",
-                        self.tgt.log_tail(30)
-                    )));
-                }
-            }
-            Restart::Kill => self.tgt.crash()?,
-        }
-        self.exports.clear();
-        self.transport = false;
-        Ok(())
-    }
+/// What the target under test reports about its lvstores and lvols, to hold
+/// the disks against after it stops.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    lvstores: Vec<LvstoreInfo>,
+    /// Each lvol with its bdev's lvol info, where it has a bdev (a degraded
+    /// one has none).
+    lvols: Vec<(LvolInfo, Option<LvolDriverInfo>)>,
+}
 
-    /// Start the stopped target under test and attach its base disks again,
-    /// as [`Lab::restart`] does.
-    pub fn start_target(&mut self) -> Result<()> {
-        self.start_target_with(Reattach::All)
-    }
-
-    /// Start the stopped target under test and attach the base disks that
-    /// `reattach` names, in its order.
-    pub fn start_target_with(&mut self, reattach: Reattach) -> Result<()> {
-        let disks = self.reattach_list(reattach)?;
-        self.tgt.start_again()?;
-        for disk in disks {
-            self.attach(&disk)?;
-        }
-        Ok(())
-    }
-
-    /// The disks `reattach` names, in its order; an unknown or repeated
-    /// name is an error before anything is stopped or started.
-    fn reattach_list(&self, reattach: Reattach) -> Result<Vec<Disk>> {
-        match reattach {
-            Reattach::All => Ok(self.disks().to_vec()),
-            Reattach::Only(names) => {
-                let mut out: Vec<Disk> = vec![];
-                for n in names {
-                    let d = self
-                        .disks()
-                        .iter()
-                        .find(|d| d.name == *n)
-                        .ok_or_else(|| Error::Tool(format!("no disk named {n} to attach")))?;
-                    if out.iter().any(|o| o.name == *n) {
-                        return Err(Error::Tool(format!("disk {n} is named twice")));
-                    }
-                    out.push(d.clone());
-                }
-                Ok(out)
-            }
-        }
-    }
-
-    /// Read every base disk's file with the inspector, as (disk name, store).
-    /// Disks that hold no blobstore (no super block signature) are left out;
-    /// any other error fails. The target under test must be stopped.
-    pub fn inspect_disks(&mut self) -> Result<Vec<(String, Store)>> {
-        if self.tgt.pid().is_some() {
-            return Err(Error::Tool(
-                "inspect_disks needs the target under test stopped: it has the files open".into(),
-            ));
-        }
-        let mut out = vec![];
-        for d in self.disks() {
-            let file = d.file.as_ref().ok_or_else(|| {
-                Error::Tool(format!(
-                    "disk {} ({}) has no backing file to inspect",
-                    d.name,
-                    self.base.label()
-                ))
-            })?;
-            let store = match Store::open(file) {
-                Ok(s) => s,
-                // A base bdev without an lvstore (an esnap's, say) is not read.
-                Err(lvs_inspect::Error::NotABlobstore { .. }) => {
-                    log_line(&format!("inspected {}: no blobstore", d.name));
-                    continue;
-                }
-                Err(e) => {
-                    return Err(Error::Check(format!(
-                        "lvs-inspect could not read disk {} ({}): {e}",
-                        d.name,
-                        file.display()
-                    )))
-                }
-            };
-            log_line(&format!(
-                "inspected {}: {}, {} blobs, {} of {} data clusters used, {} finding(s)",
-                d.name,
-                if store.clean { "clean" } else { "dirty" },
-                store.blobs.len(),
-                store.clusters.used,
-                store.clusters.data,
-                store.findings.len()
-            ));
-            out.push((d.name.clone(), store));
-        }
-        Ok(out)
-    }
-
-    /// Stop the target (`how`), inspect every base disk, run `check` on what
-    /// was read, and start the target again with its disks attached. The
-    /// target is started again even when the inspection or the check fails;
-    /// their error is returned then.
-    pub fn restart_inspecting<T>(
-        &mut self,
-        how: Restart,
-        check: impl FnOnce(&[(String, Store)]) -> Result<T>,
-    ) -> Result<T> {
-        self.restart_inspecting_with(how, Reattach::All, check)
-    }
-
-    /// [`Lab::restart_inspecting`], attaching only the disks `reattach`
-    /// names, in its order.
-    pub fn restart_inspecting_with<T>(
-        &mut self,
-        how: Restart,
-        reattach: Reattach,
-        check: impl FnOnce(&[(String, Store)]) -> Result<T>,
-    ) -> Result<T> {
-        let t0 = Instant::now();
-        // A bad name fails here, with the target still running.
-        self.reattach_list(reattach)?;
-        self.stop_target(how)?;
-        let res = self.inspect_disks().and_then(|s| check(&s));
-        self.start_target_with(reattach)?;
-        log_line(&format!(
-            "restart ({how:?}) with inspection took {:.2}s",
-            t0.elapsed().as_secs_f64()
-        ));
-        res
+impl Listing {
+    /// The listing from the answers of `bdev_lvol_get_lvstores`,
+    /// `bdev_lvol_get_lvols` and `bdev_get_bdevs`: the cluster counts a base
+    /// leaves out of `bdev_lvol_get_lvols` come from the bdevs.
+    pub fn from_rpc(
+        lvstores: Vec<LvstoreInfo>,
+        mut lvols: Vec<LvolInfo>,
+        bdevs: &[BdevInfo],
+    ) -> Self {
+        fill_clusters(&mut lvols, bdevs);
+        let lvols = lvols
+            .into_iter()
+            .map(|l| {
+                let d = lvol_bdev_of(bdevs, &l);
+                (l, d)
+            })
+            .collect();
+        Listing { lvstores, lvols }
     }
 }
 
-/// Which base disks a restart attaches again, and in what order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reattach<'a> {
-    /// Every disk, in the order they were added (what [`Lab::restart`] does).
-    All,
-    /// Only these disks, in this order; the others stay detached until
-    /// [`Lab::readd_disk`]. An empty list attaches none.
-    Only(&'a [&'a str]),
+/// The lvol driver info of `l` among `bdevs`, if it has a bdev.
+pub fn lvol_bdev_of(bdevs: &[BdevInfo], l: &LvolInfo) -> Option<LvolDriverInfo> {
+    bdevs
+        .iter()
+        .find(|b| b.name == l.uuid || b.aliases.contains(&l.alias))
+        .and_then(|b| b.lvol())
+}
+
+/// Fill the cluster counts `bdev_lvol_get_lvols` left out from `bdevs`.
+pub fn fill_clusters(lvols: &mut [LvolInfo], bdevs: &[BdevInfo]) {
+    for l in lvols
+        .iter_mut()
+        .filter(|l| l.num_allocated_clusters.is_none())
+    {
+        l.num_allocated_clusters = lvol_bdev_of(bdevs, l).map(|d| d.num_allocated_clusters);
+    }
 }
 
 /// The store on disk `name` of an inspection.
@@ -192,67 +80,45 @@ pub fn store<'a>(stores: &'a [(String, Store)], name: &str) -> Result<&'a Store>
         })
 }
 
-/// What the target under test reports about its lvstores and lvols, to hold
-/// the disks against after it stops.
-#[derive(Debug, Clone)]
-pub struct Listing {
-    lvstores: Vec<spdk_rpc::methods::LvstoreInfo>,
-    lvols: Vec<(
-        spdk_rpc::methods::LvolInfo,
-        Option<spdk_rpc::methods::LvolDriverInfo>,
-    )>,
+/// The blob of lvol `name` in the inspected store of `disk`.
+pub fn on_disk<'a>(
+    stores: &'a [(String, Store)],
+    disk: &str,
+    name: &str,
+) -> Result<Option<&'a Blob>> {
+    Ok(store(stores, disk)?.blob_by_name(name))
 }
 
-impl Lab {
-    /// The lvstores and lvols the target reports now (bdev info where an lvol
-    /// has a bdev; a degraded one has none).
-    pub fn listing(&mut self) -> Result<Listing> {
-        use spdk_rpc::methods::{BdevGetBdevs, BdevLvolGetLvols, BdevLvolGetLvstores};
-        let lvstores = self.tgt.ok(&BdevLvolGetLvstores::default())?;
-        let bdevs = self.tgt.ok(&BdevGetBdevs::default())?;
-        // One bdev_get_bdevs for both the lvols' bdev info and the cluster
-        // counts a base leaves out of bdev_lvol_get_lvols.
-        let mut lvols = self.tgt.ok(&BdevLvolGetLvols::default())?;
-        crate::lab::fill_clusters(&mut lvols, &bdevs);
-        let lvols = lvols
-            .into_iter()
-            .map(|l| {
-                let d = crate::lab::lvol_bdev_of(&bdevs, &l);
-                (l, d)
-            })
-            .collect();
-        Ok(Listing { lvstores, lvols })
-    }
-
-    /// Every restart holds the disks against what the target reported before
-    /// it stopped: what the inspector reads must be what comes back.
-    pub(crate) fn restart_checked(&mut self, how: Restart, reattach: Reattach) -> Result<()> {
-        let before = self.listing()?;
-        let disks: Vec<(String, String)> = self
-            .disks()
-            .iter()
-            .filter(|d| d.file.is_some())
-            .map(|d| (d.bdev.clone(), d.name.clone()))
-            .collect();
-        self.restart_inspecting_with(how, reattach, |stores| {
-            check_listing(&before, &disks, stores, how)
-        })
-    }
-}
-
-fn blob_name(s: &Store, id: u64) -> String {
-    s.blob(id)
-        .and_then(lvs_inspect::Blob::name)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("{id:#x} (not on disk)"))
-}
-
-/// Each lvstore on a file-backed disk holds what the target listed.
-fn check_listing(
+/// What every restart checks while the target is down: each lvstore on a
+/// file-backed disk holds what the target listed ([`check_listing`]), and
+/// the inspector found nothing amiss on any disk it read
+/// ([`check_findings`]). Both are run; a failure says what each found.
+///
+/// `disks` are the file-backed disks as (bdev, disk name); `when` says
+/// which stop, as "after a Kill stop".
+pub fn check_restart(
     before: &Listing,
     disks: &[(String, String)],
     stores: &[(String, Store)],
-    how: Restart,
+    when: &str,
+) -> Result<()> {
+    let failed: Vec<String> = [
+        check_listing(before, disks, stores, when),
+        check_findings(stores, when),
+    ]
+    .into_iter()
+    .filter_map(|r| r.err().map(|e| e.to_string()))
+    .collect();
+    ensure!(failed.is_empty(), "{}", failed.join("; and "));
+    Ok(())
+}
+
+/// Each lvstore on a file-backed disk holds what the target listed.
+pub fn check_listing(
+    before: &Listing,
+    disks: &[(String, String)],
+    stores: &[(String, Store)],
+    when: &str,
 ) -> Result<()> {
     for lvs in &before.lvstores {
         // Lvstores on other bdevs (a delay bdev, say) have no file of their own here.
@@ -268,10 +134,42 @@ fn check_listing(
             lvs,
             lvols,
             store(stores, disk)?,
-            &format!("on disk {disk} after a {how:?} stop, lvstore {}", lvs.name),
+            &format!("on disk {disk} {when}, lvstore {}", lvs.name),
         )?;
     }
     Ok(())
+}
+
+/// No store the inspector read has a finding: a gap between the store's
+/// bookkeeping (super block, masks) and its blobs, such as clusters a clean
+/// store's mask marks but no blob owns, a cluster owned twice, or metadata
+/// SPDK would refuse to load.
+pub fn check_findings(stores: &[(String, Store)], when: &str) -> Result<()> {
+    let found: Vec<String> = stores
+        .iter()
+        .filter(|(_, s)| !s.findings.is_empty())
+        .map(|(disk, s)| {
+            format!(
+                "on disk {disk} ({} store) {when}, lvs-inspect found {} gap(s) on disk: {}",
+                if s.clean { "clean" } else { "dirty" },
+                s.findings.len(),
+                s.findings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
+        .collect();
+    ensure!(found.is_empty(), "{}", found.join("; "));
+    Ok(())
+}
+
+fn blob_name(s: &Store, id: u64) -> String {
+    s.blob(id)
+        .and_then(Blob::name)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{id:#x} (not on disk)"))
 }
 
 /// The store on disk holds exactly the lvols the target listed (no hidden
@@ -284,9 +182,6 @@ pub fn check_lvstore<'a>(
     s: &Store,
     when: &str,
 ) -> Result<()> {
-    use crate::{ensure, ensure_eq};
-    use lvs_inspect::Parent;
-    use std::collections::BTreeSet;
     let lvols: Vec<_> = lvols.into_iter().collect();
     ensure_eq!(s.clusters.free, lvs.free_clusters, "{when}: free clusters");
     let on_disk: BTreeSet<&str> = s
@@ -357,4 +252,262 @@ pub fn check_lvstore<'a>(
         ensure_eq!(clones, want, "{w}: clones on disk against clones");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvs_inspect::{Alloc, Clusters, Finding, Region, SuperBlock, Value, Xattr};
+    use serde_json::json;
+
+    fn xattr(name: &str, value: &str) -> Xattr {
+        Xattr {
+            name: name.into(),
+            internal: false,
+            value: Value::Text(value.into()),
+            raw: value.as_bytes().to_vec(),
+        }
+    }
+
+    /// A blob of lvol `name` (uuid `u-<name>`) owning `clusters`.
+    fn blob(id: u64, name: &str, clusters: u32) -> Blob {
+        Blob {
+            id,
+            md_pages: vec![id as u32],
+            extent_pages: vec![],
+            invalid_flags: 0,
+            data_ro_flags: 0,
+            md_ro_flags: 0,
+            thin: true,
+            read_only: false,
+            snapshot: false,
+            clone: false,
+            esnap_clone: false,
+            super_blob: false,
+            parent: Parent::None,
+            clones: vec![],
+            num_clusters: 16,
+            allocated: (0..clusters)
+                .map(|c| Alloc {
+                    blob: u64::from(c),
+                    disk: 100 * id as u32 + c,
+                })
+                .collect(),
+            xattrs: vec![xattr("name", name), xattr("uuid", &format!("u-{name}"))],
+        }
+    }
+
+    /// A store of 100 data clusters holding `blobs`.
+    fn disk(blobs: Vec<Blob>) -> Store {
+        let used: u64 = blobs.iter().map(|b| b.allocated.len() as u64).sum();
+        let region = Region { start: 0, len: 1 };
+        Store {
+            image_len: 1 << 30,
+            super_block: SuperBlock {
+                version: 3,
+                length: 1,
+                clean: true,
+                super_blob: None,
+                cluster_size: 4 << 20,
+                md_page_size: 4096,
+                io_unit_size: 4096,
+                size: 1 << 30,
+                bstype: "LVOLSTORE".into(),
+                md: region,
+                used_page_mask: region,
+                used_cluster_mask: region,
+                used_blobid_mask: region,
+                total_clusters: 101,
+                md_clusters: 1,
+                data_clusters: 100,
+            },
+            clean: true,
+            blobs,
+            clusters: Clusters {
+                total: 101,
+                metadata: 1,
+                data: 100,
+                used,
+                free: 100 - used,
+                in_use: Default::default(),
+            },
+            masks: None,
+            findings: vec![],
+        }
+    }
+
+    fn lvol(name: &str, clusters: u64) -> LvolInfo {
+        serde_json::from_value(json!({
+            "alias": format!("lvs0/{name}"), "uuid": format!("u-{name}"), "name": name,
+            "is_thin_provisioned": true, "is_snapshot": false, "is_clone": false,
+            "is_esnap_clone": false, "is_degraded": false,
+            "num_allocated_clusters": clusters,
+            "lvs": {"name": "lvs0", "uuid": "lvs0-uuid"}
+        }))
+        .unwrap()
+    }
+
+    fn lvstore(base_bdev: &str, free: u64) -> LvstoreInfo {
+        serde_json::from_value(json!({
+            "uuid": "lvs0-uuid", "name": "lvs0", "base_bdev": base_bdev,
+            "total_data_clusters": 100, "free_clusters": free,
+            "block_size": 4096, "cluster_size": 4 << 20
+        }))
+        .unwrap()
+    }
+
+    fn bdev(name: &str, clusters: u64) -> BdevInfo {
+        serde_json::from_value(json!({
+            "name": format!("u-{name}"), "aliases": [format!("lvs0/{name}")],
+            "product_name": "Logical Volume", "block_size": 4096, "num_blocks": 4096,
+            "driver_specific": {"lvol": {
+                "lvol_store_uuid": "lvs0-uuid", "base_bdev": "disk0",
+                "thin_provision": true, "num_allocated_clusters": clusters,
+                "snapshot": false, "clone": false
+            }}
+        }))
+        .unwrap()
+    }
+
+    const DISKS: &[(&str, &str)] = &[("disk0", "disk0")];
+
+    fn disks() -> Vec<(String, String)> {
+        DISKS
+            .iter()
+            .map(|(b, n)| (b.to_string(), n.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_listing_fills_missing_cluster_counts_from_the_bdevs() {
+        let mut vol = lvol("vol", 0);
+        vol.num_allocated_clusters = None;
+        let mut gone = lvol("degraded", 0);
+        gone.num_allocated_clusters = None;
+        let l = Listing::from_rpc(vec![], vec![vol, gone], &[bdev("vol", 3)]);
+        assert_eq!(l.lvols[0].0.num_allocated_clusters, Some(3));
+        assert!(l.lvols[0].1.is_some());
+        // A degraded lvol on such a base has no bdev: its count stays unknown.
+        assert_eq!(l.lvols[1].0.num_allocated_clusters, None);
+        assert!(l.lvols[1].1.is_none());
+    }
+
+    #[test]
+    fn the_disk_holding_what_was_listed_passes() {
+        let before = Listing::from_rpc(
+            vec![lvstore("disk0", 97)],
+            vec![lvol("vol", 3)],
+            &[bdev("vol", 3)],
+        );
+        let stores = vec![("disk0".to_string(), disk(vec![blob(1, "vol", 3)]))];
+        check_restart(&before, &disks(), &stores, "after a Kill stop").unwrap();
+    }
+
+    #[test]
+    fn an_lvol_on_disk_that_was_not_listed_is_named() {
+        // Upstream's forced removal: the refused delete dropped snap from the
+        // listing, its blob stayed.
+        let before = Listing::from_rpc(vec![lvstore("disk0", 95)], vec![lvol("vol", 3)], &[]);
+        let stores = vec![(
+            "disk0".to_string(),
+            disk(vec![blob(1, "vol", 3), blob(2, "snap", 2)]),
+        )];
+        let e = check_restart(&before, &disks(), &stores, "after a Kill stop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "on disk disk0 after a Kill stop, lvstore lvs0: lvols on disk that \
+                 bdev_lvol_get_lvols did not list: snap (u-snap)"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_listed_lvol_missing_on_disk_or_other_clusters_fail() {
+        let before = Listing::from_rpc(
+            vec![lvstore("disk0", 97)],
+            vec![lvol("vol", 3), lvol("lost", 0)],
+            &[],
+        );
+        let stores = vec![("disk0".to_string(), disk(vec![blob(1, "vol", 3)]))];
+        let e = check_listing(&before, &disks(), &stores, "after a Graceful stop")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listed lvols missing on disk: u-lost"), "{e}");
+        let before = Listing::from_rpc(vec![lvstore("disk0", 96)], vec![lvol("vol", 4)], &[]);
+        let e = check_listing(&before, &disks(), &stores, "after a Graceful stop")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("free clusters: expected 96, got 97"), "{e}");
+    }
+
+    #[test]
+    fn an_lvstore_on_another_bdev_is_not_compared_and_a_missing_store_is_named() {
+        let before = Listing::from_rpc(vec![lvstore("slow-disk0", 0)], vec![lvol("vol", 3)], &[]);
+        check_listing(&before, &disks(), &[], "after a Kill stop").unwrap();
+        let before = Listing::from_rpc(vec![lvstore("disk0", 97)], vec![lvol("vol", 3)], &[]);
+        let stores = vec![("diskB".to_string(), disk(vec![]))];
+        let e = check_listing(&before, &disks(), &stores, "after a Kill stop")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "no blobstore was read from disk disk0; read: [diskB]");
+    }
+
+    fn with_findings() -> Store {
+        let mut s = disk(vec![blob(1, "vol", 3)]);
+        s.findings = vec![
+            Finding {
+                blob: None,
+                what:
+                    "the used cluster mask marks cluster(s) 7 that no blob's metadata uses (leaked)"
+                        .into(),
+            },
+            Finding {
+                blob: Some(0x100000001),
+                what: "owns cluster 0, inside the metadata clusters 0..1".into(),
+            },
+        ];
+        s
+    }
+
+    #[test]
+    fn any_finding_fails_naming_the_disk_and_every_finding() {
+        let stores = vec![
+            ("diskA".to_string(), disk(vec![])),
+            ("diskB".to_string(), with_findings()),
+        ];
+        let e = check_findings(&stores, "after a Graceful stop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "on disk diskB (clean store) after a Graceful stop, lvs-inspect found 2 gap(s)"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("cluster(s) 7 that no blob's metadata uses (leaked)"),
+            "{e}"
+        );
+        assert!(e.contains("blob 0x100000001: owns cluster 0"), "{e}");
+        assert!(!e.contains("diskA"), "{e}");
+        check_findings(&stores[..1], "after a Kill stop").unwrap();
+    }
+
+    #[test]
+    fn the_restart_check_reports_the_listing_and_the_findings_at_once() {
+        let before = Listing::from_rpc(vec![lvstore("disk0", 97)], vec![], &[]);
+        let stores = vec![("disk0".to_string(), with_findings())];
+        let e = check_restart(&before, &disks(), &stores, "after a Graceful stop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("on disk disk0 after a Graceful stop, lvstore lvs0: lvols on disk")
+                && e.contains("did not list: vol (u-vol)")
+                && e.contains("; and on disk disk0 (clean store) after a Graceful stop, lvs-inspect found 2 gap(s)"),
+            "{e}"
+        );
+    }
 }

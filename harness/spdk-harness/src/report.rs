@@ -1,6 +1,6 @@
 //! The verify report: a table on stdout and JUnit XML for CI.
 
-use crate::scenarios::{Expect, Outcome, Verdict};
+use crate::outcome::{Expect, Outcome, Verdict};
 use std::fmt::Write as _;
 
 pub fn table(title: &str, outcomes: &[Outcome]) -> String {
@@ -121,7 +121,7 @@ mod tests {
         ]
     }
 
-    const BUG: crate::scenarios::Bug = crate::scenarios::DETACH_REPARENTS;
+    const BUG: crate::outcome::Bug = crate::outcome::DETACH_REPARENTS;
 
     fn expecting(result: std::result::Result<String, String>) -> Outcome {
         Outcome {

@@ -14,7 +14,7 @@
 
 use spdk_harness::build::SpdkBuild;
 use spdk_harness::lab::Faults;
-use spdk_harness::scenarios::{Expect, Outcome};
+use spdk_harness::outcome::{Expect, Outcome};
 use spdk_harness::{cross, report, scenarios};
 use std::process::ExitCode;
 

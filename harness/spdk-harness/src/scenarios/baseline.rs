@@ -2,10 +2,11 @@
 //! snapshot → clone → writes to the clone; parent links, cluster counts and
 //! bytes, before and after graceful and SIGKILL restarts; and bad input.
 
-use super::Scenario;
 use crate::data::{expect_bytes, pattern};
 use crate::error::{Error, Result};
-use crate::lab::{Lab, Restart, MIB};
+use crate::lab::{Lab, Restart, CLUSTER, MIB};
+use crate::outcome::Scenario;
+use crate::steps::{clone_snapshot, expect_rpc_error, snapshot, thin_lvol, write, LVOL_MIB};
 use crate::{ensure, ensure_eq, fail};
 use serde_json::json;
 use spdk_rpc::methods::*;
@@ -47,8 +48,6 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-pub use crate::lab::CLUSTER;
-pub const LVOL_MIB: u64 = 64;
 /// The part of each lvol the checks read back: clusters 0..4.
 pub const CHECKED: u64 = 4 * CLUSTER;
 
@@ -64,13 +63,7 @@ impl Chain {
     pub fn build(lab: &mut Lab) -> Result<Self> {
         lab.create_lvstore("disk0", "lvs0", 256)?;
         let total_clusters = lab.lvstore("lvs0")?.total_data_clusters;
-        lab.tgt.ok(&BdevLvolCreate {
-            lvol_name: "vol".into(),
-            size_in_mib: LVOL_MIB,
-            thin_provision: true,
-            lvs_name: "lvs0".into(),
-            clear_method: None,
-        })?;
+        thin_lvol(lab, "lvs0", "vol", LVOL_MIB)?;
         let mut vol = vec![0u8; CHECKED as usize];
         write(lab, "lvs0/vol", &mut vol, 0, pattern(1, 64 * 1024))?;
         write(
@@ -80,14 +73,8 @@ impl Chain {
             2 * CLUSTER + 4096,
             pattern(2, 64 * 1024),
         )?;
-        lab.tgt.ok(&BdevLvolSnapshot {
-            lvol_name: "lvs0/vol".into(),
-            snapshot_name: "snap".into(),
-        })?;
-        lab.tgt.ok(&BdevLvolClone {
-            snapshot_name: "lvs0/snap".into(),
-            clone_name: "clone".into(),
-        })?;
+        snapshot(lab, "lvs0/vol", "snap")?;
+        clone_snapshot(lab, "lvs0/snap", "clone")?;
         let mut clone = vol.clone();
         write(
             lab,
@@ -186,56 +173,12 @@ impl Chain {
     }
 }
 
-/// Write through the data path and record the bytes in the model.
-pub fn write(
-    lab: &mut Lab,
-    lvol: &str,
-    model: &mut [u8],
-    offset: u64,
-    data: Vec<u8>,
-) -> Result<()> {
-    lab.write(lvol, offset, &data)?;
-    let end = offset as usize + data.len();
-    if end <= model.len() {
-        model[offset as usize..end].copy_from_slice(&data);
-    }
-    Ok(())
-}
-
 fn restart_and_check(lab: &mut Lab, how: Restart) -> Result<String> {
     let c = Chain::build(lab)?;
     c.check(lab)?;
     lab.restart(how)?;
     let fig = c.check(lab)?;
     Ok(format!("after {how:?} restart: {fig}"))
-}
-
-/// Expect a JSON-RPC error with this code, and a message containing `msg`. A
-/// `-errno` code also matches that errno in the form of older bases (see
-/// [`spdk_rpc::RpcError::errno`]).
-pub fn expect_rpc_error<T: std::fmt::Debug>(
-    what: &str,
-    r: std::result::Result<T, spdk_rpc::RpcError>,
-    want_code: i32,
-    msg: &str,
-) -> Result<()> {
-    match r {
-        Ok(v) => Err(Error::Check(format!("{what}: expected JSON-RPC error {want_code}, it succeeded with {v:?}"))),
-        Err(e) if e.code() == Some(want_code) && e.message().is_some_and(|m| m.contains(msg)) => Ok(()),
-        // The same errno in the form SPDK v24.09 uses for lvol operations:
-        // "invalid params" or "internal error" with the errno's text.
-        Err(e)
-            if spdk_rpc::errno_of(want_code).is_some()
-                && e.errno() == spdk_rpc::errno_of(want_code)
-                && e.message().is_some_and(|m| m.contains(msg)) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(Error::Check(format!(
-            "{what}: expected JSON-RPC error {want_code} ({}) with message containing {msg:?}, got: {e}",
-            spdk_rpc::errno_of(want_code).map(|e| format!("{e:?}")).unwrap_or_default()
-        ))),
-    }
 }
 
 fn bad_input(lab: &mut Lab) -> Result<String> {

@@ -4,14 +4,16 @@
 //! restarts. Upstream instead drops the lvol ("forced removal") while its blob
 //! stays on disk, so it comes back after a restart.
 
-use super::baseline::{expect_rpc_error, write, CLUSTER};
-use super::{
-    on_disk, require, Scenario, CHECKSUM_UNSTOPPABLE, ESNAP_PARENT_DELETE, FORCED_REMOVAL,
-};
 use crate::data::{expect_bytes, pattern};
 use crate::error::{Error, Result};
-use crate::lab::{Lab, Restart, MIB};
-use crate::target::poll;
+use crate::lab::{Lab, Restart, CLUSTER};
+use crate::offline::on_disk;
+use crate::outcome::{Scenario, CHECKSUM_UNSTOPPABLE, ESNAP_PARENT_DELETE, FORCED_REMOVAL};
+use crate::steps::{
+    delay_bdev, expect_gone_for_good, expect_interrupted, expect_rpc_error, expect_still_listed,
+    head_and_snapshot, poll, require, send, slow_lvstore, snapshot, start_pass, stop_running_pass,
+    thin_lvol, write, Latency, BUSY, CHECKSUM_RPCS, HANG_AFTER, STOP_RPC,
+};
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::code;
 use spdk_rpc::methods::*;
@@ -22,7 +24,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "busy_delete_checksum",
             about: "delete a snapshot while a checksum pass holds it: refused, I/O goes on, restarts keep it; stop, then deleted for good",
-            needs: super::checksum::CHECKSUM_RPCS,
+            needs: CHECKSUM_RPCS,
             bug: Some(FORCED_REMOVAL),
             run: checksum_pass,
         },
@@ -46,12 +48,11 @@ pub fn scenarios() -> Vec<Scenario> {
 /// The seed's flow: a 1 GiB lvol exported over NVMe-oF, a snapshot, a
 /// checksum pass on it, a delete during the pass.
 fn checksum_pass(lab: &mut Lab) -> Result<String> {
-    use super::checksum::{expect_interrupted, send, slow_lvstore, start_pass, stop_running_pass};
     // 200 ms per read: a pass over 256 clusters, 4 at a time, takes over 12 s.
-    slow_lvstore(lab, 200_000)?;
+    slow_lvstore(lab, "disk0", "lvs0", 2400, Latency::reads(200_000))?;
     let free_before = lab.lvstore("lvs0")?.free_clusters;
     let span = 4 * CLUSTER;
-    let (mut model, snap_model, snap_clusters) = head_and_snapshot(lab, 1024, 51)?;
+    let (mut model, snap_model, snap_clusters) = head_and_snapshot(lab, "lvs0", 1024, 51)?;
 
     // Register, then delete, on one connection: SPDK runs them in that order,
     // and the pass holds the snapshot from its first step.
@@ -86,7 +87,7 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
     )?;
 
     // Stop the pass: register fails with -EINTR, then nothing holds the snapshot.
-    require(lab, super::checksum::STOP_RPC, CHECKSUM_UNSTOPPABLE)?;
+    require(lab, STOP_RPC, CHECKSUM_UNSTOPPABLE)?;
     stop_running_pass(lab, "lvs0/snap")?;
     expect_interrupted(&mut conn, pass, "lvs0/snap")?;
     drop(conn);
@@ -149,7 +150,7 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
         })?,
         "delete of lvs0/head"
     );
-    expect_gone_for_good(lab, &["snap", "head"], free_before)?;
+    expect_gone_for_good(lab, "disk0", "lvs0", &["snap", "head"], free_before)?;
     Ok(format!(
         "delete refused while the pass held {snap_clusters} clusters; stop → delete at once; {free_before} clusters free after restarts"
     ))
@@ -159,120 +160,20 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
 /// that delays each write by 100 ms holds it for about 6 s.
 const SNAP_MIB: u64 = 256;
 const WRITE_DELAY_US: u64 = 100_000;
-const BUSY: &str = "Device or resource busy";
-
-/// The lvol must still be listed after a refused delete. If it is gone, say
-/// so, and show what a restart brings back: upstream's forced removal.
-fn expect_still_listed(lab: &mut Lab, alias: &str, when: &str) -> Result<()> {
-    if lab.lvol(alias).is_ok() {
-        return Ok(());
-    }
-    let mut msg = format!(
-        "{when}: bdev_lvol_delete of {alias} was refused, but {alias} vanished from bdev_lvol_get_lvols \
-         ({FORCED_REMOVAL})"
-    );
-    // SIGKILL: an upstream target may not even stop on SIGTERM in this state.
-    // No listing check: the listing is what is wrong, and this names it.
-    lab.restart_inspecting(Restart::Kill, |_| Ok(()))?;
-    match lab.lvol(alias) {
-        Ok(l) => msg.push_str(&format!(
-            "; after a restart {alias} is back with {} clusters: the delete resurrects",
-            l.allocated()
-        )),
-        Err(_) => msg.push_str("; it is still missing after a restart"),
-    }
-    Err(Error::Check(msg))
-}
-
-/// A thick lvs0/head of `mib` with data in clusters 0 and 2, and lvs0/snap,
-/// which takes all its clusters. Returns what the first 4 clusters of head
-/// and of snap read, and the clusters of snap.
-fn head_and_snapshot(lab: &mut Lab, mib: u64, seed: u64) -> Result<(Vec<u8>, Vec<u8>, u64)> {
-    lab.tgt.ok(&BdevLvolCreate {
-        lvol_name: "head".into(),
-        size_in_mib: mib,
-        thin_provision: false,
-        lvs_name: "lvs0".into(),
-        clear_method: Some("none".into()),
-    })?;
-    let mut model = vec![0u8; 4 * CLUSTER as usize];
-    write(lab, "lvs0/head", &mut model, 0, pattern(seed, 256 * 1024))?;
-    write(
-        lab,
-        "lvs0/head",
-        &mut model,
-        2 * CLUSTER,
-        pattern(seed + 1, 256 * 1024),
-    )?;
-    lab.tgt.ok(&BdevLvolSnapshot {
-        lvol_name: "lvs0/head".into(),
-        snapshot_name: "snap".into(),
-    })?;
-    let clusters = lab.lvol("lvs0/snap")?.allocated();
-    ensure_eq!(
-        clusters,
-        mib * MIB / CLUSTER,
-        "clusters of lvs0/snap (all of thick head's)"
-    );
-    let snap = model.clone();
-    Ok((model, snap, clusters))
-}
-
-/// After graceful and SIGKILL restarts, the deleted lvols of lvs0 stay
-/// deleted: not listed, not on disk, and the lvstore has the free clusters it
-/// had before they existed, with no data cluster in use on disk.
-fn expect_gone_for_good(lab: &mut Lab, names: &[&str], free_before: u64) -> Result<()> {
-    for how in [Restart::Graceful, Restart::Kill] {
-        lab.restart_inspecting(how, |st| {
-            for name in names {
-                ensure!(
-                    on_disk(st, "disk0", name)?.is_none(),
-                    "{how:?}: deleted lvs0/{name} is still on disk"
-                );
-            }
-            let s = crate::offline::store(st, "disk0")?;
-            ensure_eq!(
-                s.clusters.used,
-                0,
-                "{how:?}: data clusters in use on disk after the deletes"
-            );
-            Ok(())
-        })?;
-        let lvols = lab.lvols()?;
-        ensure!(
-            lvols.is_empty(),
-            "after a {how:?} restart the deleted lvols are back: {:?}",
-            lvols.iter().map(|l| &l.alias).collect::<Vec<_>>()
-        );
-        ensure_eq!(
-            lab.lvstore("lvs0")?.free_clusters,
-            free_before,
-            "free clusters of lvs0 after a {how:?} restart (as before the lvols existed)"
-        );
-    }
-    Ok(())
-}
 
 fn shallow_copy(lab: &mut Lab) -> Result<String> {
     lab.create_lvstore("disk0", "lvs0", 1024)?;
     let free_before = lab.lvstore("lvs0")?.free_clusters;
 
     let span = 4 * CLUSTER;
-    let (mut model, snap_model, snap_clusters) = head_and_snapshot(lab, SNAP_MIB, 41)?;
+    let (mut model, snap_model, snap_clusters) = head_and_snapshot(lab, "lvs0", SNAP_MIB, 41)?;
     // Read the snapshot over NVMe-oF once: its export must keep serving.
     let got = lab.read("lvs0/snap", 0, span)?;
     expect_bytes("lvs0/snap before the copy", &got, &snap_model)?;
 
     // The busy operation: a shallow copy of the snapshot onto a slow bdev.
     lab.add_disk("dst", SNAP_MIB + 16)?;
-    lab.tgt.ok(&BdevDelayCreate {
-        name: "slow".into(),
-        base_bdev_name: "dst".into(),
-        avg_read_latency: 0,
-        p99_read_latency: 0,
-        avg_write_latency: WRITE_DELAY_US,
-        p99_write_latency: WRITE_DELAY_US,
-    })?;
+    delay_bdev(lab, "slow", "dst", Latency::writes(WRITE_DELAY_US))?;
     let op = lab.tgt.ok(&BdevLvolStartShallowCopy {
         src_lvol_name: "lvs0/snap".into(),
         dst_bdev_name: "slow".into(),
@@ -372,7 +273,7 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
         })?,
         "delete of lvs0/head"
     );
-    expect_gone_for_good(lab, &["snap", "head"], free_before)?;
+    expect_gone_for_good(lab, "disk0", "lvs0", &["snap", "head"], free_before)?;
 
     // 5. No flag was left behind: the lvstore deletes normally.
     ensure!(
@@ -396,13 +297,7 @@ fn esnap_parent(lab: &mut Lab) -> Result<String> {
     for (disk, lvs) in [("diskA", "lvsA"), ("diskB", "lvsB")] {
         lab.create_lvstore(disk, lvs, 256)?;
     }
-    lab.tgt.ok(&BdevLvolCreate {
-        lvol_name: "base".into(),
-        size_in_mib: 64,
-        thin_provision: true,
-        lvs_name: "lvsA".into(),
-        clear_method: None,
-    })?;
+    thin_lvol(lab, "lvsA", "base", 64)?;
     let span = 4 * CLUSTER;
     let mut image = vec![0u8; span as usize];
     for c in 0..4 {
@@ -414,10 +309,7 @@ fn esnap_parent(lab: &mut Lab) -> Result<String> {
             pattern(80 + c, 64 * 1024),
         )?;
     }
-    lab.tgt.ok(&BdevLvolSnapshot {
-        lvol_name: "lvsA/base".into(),
-        snapshot_name: "img".into(),
-    })?;
+    snapshot(lab, "lvsA/base", "img")?;
     lab.unexport("lvsA/base")?;
     lab.tgt.ok(&BdevLvolCloneBdev {
         bdev: "lvsA/img".into(),
@@ -437,7 +329,7 @@ fn esnap_parent(lab: &mut Lab) -> Result<String> {
         &BdevLvolDelete {
             name: "lvsA/img".into(),
         },
-        super::HANG_AFTER,
+        HANG_AFTER,
     );
     if let Err(e @ spdk_rpc::RpcError::Timeout { .. }) = &r {
         fail!(

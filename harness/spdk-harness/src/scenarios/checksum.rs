@@ -2,41 +2,26 @@
 //! independent CRC-64/GO-ISO (the `crc` crate) over the bytes read back
 //! through NVMe-oF; Longhorn's known values; the stop flow; invalidation.
 
-use super::baseline::{expect_rpc_error, CLUSTER};
-use super::{on_disk, Scenario, CHECKSUM_UNSTOPPABLE};
 use crate::data::pattern;
 use crate::error::{Error, Result};
-use crate::lab::{Lab, Restart, MIB};
-use crate::target::poll;
+use crate::lab::{Lab, Restart, CLUSTER, MIB};
+use crate::offline::on_disk;
+use crate::outcome::{Scenario, CHECKSUM_UNSTOPPABLE};
+use crate::steps::{
+    create_lvol, expect_interrupted, expect_rpc_error, has_ranges, oracle_checksums, slow_lvstore,
+    snapshot, start_pass, stop_running_pass, thick_lvol, Clear, Latency, Provision, CHECKSUM_RPCS,
+    CRC64_GO_ISO, STOP_RPC,
+};
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::methods::*;
-use spdk_rpc::{Client, Errno, RpcError};
-use std::time::{Duration, Instant};
+use spdk_rpc::{Errno, RpcError};
+use std::time::Instant;
 
-/// CRC-64/GO-ISO, as Go's hash/crc64 computes it with crc64.ISO.
-pub const CRC64_GO_ISO: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_GO_ISO);
-
-/// Whole-snapshot checksums: every base with checksums has them.
-pub const CHECKSUM_RPCS: &[&str] = &[
-    "bdev_lvol_register_snapshot_checksum",
-    "bdev_lvol_get_snapshot_checksum",
-];
-/// Per-cluster checksums: checked where the target offers them.
-pub const RANGE_RPCS: &[&str] = &[
-    "bdev_lvol_register_snapshot_range_checksums",
-    "bdev_lvol_get_snapshot_range_checksums",
-];
-pub const STOP_RPC: &str = "bdev_lvol_stop_snapshot_checksum";
 const STOP_RPCS: &[&str] = &[
     "bdev_lvol_register_snapshot_checksum",
     "bdev_lvol_get_snapshot_checksum",
     STOP_RPC,
 ];
-
-/// Does the target offer range checksums?
-pub fn has_ranges(lab: &mut Lab) -> Result<bool> {
-    Ok(lab.missing_methods(RANGE_RPCS)?.is_empty())
-}
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -71,54 +56,6 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn lvol(lab: &mut Lab, name: &str, mib: u64, thin: bool) -> Result<String> {
-    lab.tgt.ok(&BdevLvolCreate {
-        lvol_name: name.into(),
-        size_in_mib: mib,
-        thin_provision: thin,
-        lvs_name: "lvs0".into(),
-        clear_method: Some("none".into()),
-    })?;
-    Ok(format!("lvs0/{name}"))
-}
-
-fn snapshot(lab: &mut Lab, lvol: &str, name: &str) -> Result<String> {
-    lab.tgt.ok(&BdevLvolSnapshot {
-        lvol_name: lvol.into(),
-        snapshot_name: name.into(),
-    })?;
-    Ok(format!("lvs0/{name}"))
-}
-
-/// The oracle: CRC-64/GO-ISO of the allocated clusters, each read whole
-/// through NVMe-oF, in ascending order; and one CRC per cluster.
-pub fn oracle_checksums(
-    lab: &mut Lab,
-    lvol: &str,
-    allocated: &[u64],
-) -> Result<(u64, Vec<ClusterChecksum>)> {
-    let mut whole = CRC64_GO_ISO.digest();
-    let mut per = vec![];
-    let mut i = 0;
-    while i < allocated.len() {
-        // One read per run of adjacent clusters, at most 64 clusters at a time.
-        let mut j = i + 1;
-        while j < allocated.len() && allocated[j] == allocated[j - 1] + 1 && j - i < 64 {
-            j += 1;
-        }
-        let buf = lab.read(lvol, allocated[i] * CLUSTER, (j - i) as u64 * CLUSTER)?;
-        for (k, chunk) in buf.chunks(CLUSTER as usize).enumerate() {
-            whole.update(chunk);
-            per.push(ClusterChecksum {
-                cluster_index: allocated[i + k],
-                checksum: CRC64_GO_ISO.checksum(chunk),
-            });
-        }
-        i = j;
-    }
-    Ok((whole.finalize(), per))
-}
-
 fn get(lab: &mut Lab, snap: &str) -> std::result::Result<u64, RpcError> {
     lab.tgt
         .call(&BdevLvolGetSnapshotChecksum { name: snap.into() })
@@ -136,7 +73,7 @@ fn get_range(lab: &mut Lab, snap: &str, clusters: u64) -> Result<Vec<ClusterChec
 struct Shape {
     name: &'static str,
     mib: u64,
-    thin: bool,
+    provision: Provision,
     /// Clusters written (partly): what the snapshot allocates, for thin lvols.
     written: Vec<u64>,
 }
@@ -148,37 +85,37 @@ fn oracle(lab: &mut Lab) -> Result<String> {
         Shape {
             name: "empty",
             mib: 64,
-            thin: true,
+            provision: Provision::Thin,
             written: vec![],
         },
         Shape {
             name: "one",
             mib: 64,
-            thin: true,
+            provision: Provision::Thin,
             written: vec![5],
         },
         Shape {
             name: "sparse",
             mib: 64,
-            thin: true,
+            provision: Provision::Thin,
             written: vec![0, 3, 7, 15],
         },
         Shape {
             name: "full",
             mib: 32,
-            thin: true,
+            provision: Provision::Thin,
             written: (0..8).collect(),
         },
         Shape {
             name: "gib",
             mib: 1024,
-            thin: false,
+            provision: Provision::Thick,
             written: vec![0, 100, 255],
         },
     ];
     let mut expected = vec![];
     for (n, s) in shapes.iter().enumerate() {
-        let vol = lvol(lab, s.name, s.mib, s.thin)?;
+        let vol = create_lvol(lab, "lvs0", s.name, s.mib, s.provision, Clear::Nothing)?;
         for &c in &s.written {
             lab.write(
                 &vol,
@@ -188,7 +125,7 @@ fn oracle(lab: &mut Lab) -> Result<String> {
         }
         let snap = snapshot(lab, &vol, &format!("{}-snap", s.name))?;
         let clusters = s.mib * MIB / CLUSTER;
-        let allocated: Vec<u64> = if s.thin {
+        let allocated: Vec<u64> = if s.provision == Provision::Thin {
             s.written.clone()
         } else {
             (0..clusters).collect()
@@ -285,12 +222,12 @@ fn rpc(what: &str) -> impl Fn(RpcError) -> Error + '_ {
 
 fn longhorn_values(lab: &mut Lab) -> Result<String> {
     lab.create_lvstore("disk0", "lvs0", 128)?;
-    let vol = lvol(lab, "vol", 16, true)?;
+    let vol = create_lvol(lab, "lvs0", "vol", 16, Provision::Thin, Clear::Nothing)?;
     lab.write(&vol, 0, &vec![0xcc; CLUSTER as usize])?;
     let s1 = snapshot(lab, &vol, "cc")?;
     lab.write(&vol, CLUSTER, &vec![0xbb; CLUSTER as usize])?;
     let s2 = snapshot(lab, &vol, "bb")?;
-    let both = lvol(lab, "both", 16, true)?;
+    let both = create_lvol(lab, "lvs0", "both", 16, Provision::Thin, Clear::Nothing)?;
     lab.write(&both, 0, &vec![0xcc; CLUSTER as usize])?;
     lab.write(&both, CLUSTER, &vec![0xbb; CLUSTER as usize])?;
     let s3 = snapshot(lab, &both, "ccbb")?;
@@ -316,81 +253,15 @@ fn longhorn_values(lab: &mut Lab) -> Result<String> {
     Ok("0xCC → 828947163827886523, 0xBB → 7161606974051404010, both → 440587436939872369".into())
 }
 
-/// Put the lvstore on a delay bdev so that a pass over 1 GiB takes seconds:
-/// a stop then lands mid-way by construction, not by luck.
-pub fn slow_lvstore(lab: &mut Lab, read_delay_us: u64) -> Result<()> {
-    let bdev = lab.add_disk("disk0", 2400)?;
-    lab.tgt.ok(&BdevDelayCreate {
-        name: "slow0".into(),
-        base_bdev_name: bdev,
-        avg_read_latency: read_delay_us,
-        p99_read_latency: read_delay_us,
-        avg_write_latency: 0,
-        p99_write_latency: 0,
-    })?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: "slow0".into(),
-        lvs_name: "lvs0".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
-    Ok(())
-}
-
-/// Send `stop` until it finds the pass (its open is asynchronous). Fails if
-/// the pass ended before any stop found it.
-pub fn stop_running_pass(lab: &mut Lab, snap: &str) -> Result<Duration> {
-    let t0 = Instant::now();
-    poll(
-        &format!("a checksum pass on {snap} to stop"),
-        Duration::from_secs(30),
-        || match lab
-            .tgt
-            .call(&BdevLvolStopSnapshotChecksum { name: snap.into() })
-        {
-            Ok(true) => Ok(Some(t0.elapsed())),
-            Ok(false) => fail!("stop of {snap} returned false"),
-            Err(e) if e.errno() == Some(Errno::ESRCH) => Ok(None),
-            Err(e) => fail!("stop of {snap}: {e}"),
-        },
-    )
-}
-
-/// Open a connection of its own and send a checksum register for `snap` on
-/// it, without waiting: the pass runs while other requests go out.
-pub fn start_pass(lab: &mut Lab, snap: &str) -> Result<(Client, spdk_rpc::Pending)> {
-    let mut conn = lab.tgt.connect()?;
-    let p = send(
-        &mut conn,
-        &BdevLvolRegisterSnapshotChecksum { name: snap.into() },
-    )?;
-    Ok((conn, p))
-}
-
-/// Send a request on `conn` without waiting for its answer.
-pub fn send<R: spdk_rpc::Rpc>(conn: &mut Client, req: &R) -> Result<spdk_rpc::Pending> {
-    conn.send(req)
-        .map_err(|e| Error::Check(format!("send {}: {e}", R::METHOD)))
-}
-
-/// The register call sent on `conn` must fail with -EINTR.
-pub fn expect_interrupted(conn: &mut Client, p: spdk_rpc::Pending, snap: &str) -> Result<()> {
-    match conn.wait_typed::<BdevLvolRegisterSnapshotChecksum>(p, Duration::from_secs(60)) {
-        Ok(v) => fail!("register of {snap} returned {v} although it was stopped mid-way: the stop did not interrupt it"),
-        Err(e) if e.errno() == Some(Errno::EINTR) => Ok(()),
-        Err(e) => fail!("register of {snap} after the stop: expected -EINTR (-4), got {e}"),
-    }
-}
-
 fn stop(lab: &mut Lab) -> Result<String> {
-    slow_lvstore(lab, 20_000)?;
-    let big = lvol(lab, "big", 1024, false)?;
+    slow_lvstore(lab, "disk0", "lvs0", 2400, Latency::reads(20_000))?;
+    let big = thick_lvol(lab, "lvs0", "big", 1024)?;
     let span = 4 * CLUSTER;
     let mut model = vec![0u8; span as usize];
     let p = pattern(61, 256 * 1024);
     lab.write(&big, 0, &p)?;
     model[..p.len()].copy_from_slice(&p);
-    let other = lvol(lab, "other", 64, true)?;
+    let other = create_lvol(lab, "lvs0", "other", 64, Provision::Thin, Clear::Nothing)?;
     let other_data = pattern(62, 512 * 1024);
     lab.write(&other, CLUSTER, &other_data)?;
     let snap = snapshot(lab, &big, "big-snap")?;
@@ -460,7 +331,7 @@ fn stop(lab: &mut Lab) -> Result<String> {
 
 fn invalidation(lab: &mut Lab) -> Result<String> {
     lab.create_lvstore("disk0", "lvs0", 256)?;
-    let head = lvol(lab, "head", 32, true)?;
+    let head = create_lvol(lab, "lvs0", "head", 32, Provision::Thin, Clear::Nothing)?;
     lab.write(&head, 0, &pattern(71, 64 * 1024))?;
     let snap1 = snapshot(lab, &head, "snap1")?;
     lab.write(&head, CLUSTER, &pattern(72, 64 * 1024))?;

@@ -3,12 +3,14 @@
 //! allocated or copied; persisted across graceful and SIGKILL restarts.
 //! Plus Longhorn's chain rebuild end to end, and bad input.
 
-use super::baseline::{expect_rpc_error, write, CLUSTER, LVOL_MIB};
-use super::{on_disk, Scenario, DETACH_REPARENTS};
 use crate::data::{expect_bytes, expect_zeros, pattern};
 use crate::error::{Error, Result};
-use crate::lab::{Lab, Restart, MIB};
-use crate::target::poll;
+use crate::lab::{Lab, Restart, CLUSTER, MIB};
+use crate::offline::on_disk;
+use crate::outcome::{Scenario, DETACH_REPARENTS};
+use crate::steps::{
+    clone_snapshot, expect_rpc_error, poll, snapshot, thick_lvol, thin_lvol, write, LVOL_MIB,
+};
 use crate::{ensure, ensure_eq, fail};
 use serde_json::json;
 use spdk_rpc::methods::*;
@@ -47,25 +49,6 @@ pub fn scenarios() -> Vec<Scenario> {
 
 fn detach(lab: &mut Lab, name: &str) -> std::result::Result<bool, spdk_rpc::RpcError> {
     lab.tgt.call(&BdevLvolDetachParent { name: name.into() })
-}
-
-fn thin_lvol(lab: &mut Lab, lvs: &str, name: &str, mib: u64) -> Result<()> {
-    lab.tgt.ok(&BdevLvolCreate {
-        lvol_name: name.into(),
-        size_in_mib: mib,
-        thin_provision: true,
-        lvs_name: lvs.into(),
-        clear_method: None,
-    })?;
-    Ok(())
-}
-
-fn snapshot(lab: &mut Lab, lvol: &str, name: &str) -> Result<()> {
-    lab.tgt.ok(&BdevLvolSnapshot {
-        lvol_name: lvol.into(),
-        snapshot_name: name.into(),
-    })?;
-    Ok(())
 }
 
 /// The parent of `alias` as `bdev_get_bdevs` reports it.
@@ -124,10 +107,7 @@ fn basic(lab: &mut Lab) -> Result<String> {
         pattern(12, 64 * 1024),
     )?;
     snapshot(lab, "lvs0/vol", "snap")?;
-    lab.tgt.ok(&BdevLvolClone {
-        snapshot_name: "lvs0/snap".into(),
-        clone_name: "clone".into(),
-    })?;
+    clone_snapshot(lab, "lvs0/snap", "clone")?;
     let mut clone = vol.clone();
     write(
         lab,
@@ -247,8 +227,7 @@ fn check_basic(lab: &mut Lab, b: &Basic, when: &str) -> Result<()> {
 /// `snap2_seed` chooses the bytes of snap2's cluster: a wrong seed is a
 /// corrupt snap2.
 fn build_replica(lab: &mut Lab, lvs: &str, snap2_seed: u64) -> Result<Vec<u8>> {
-    thin_lvol(lab, lvs, "head", LVOL_MIB)?;
-    let head = format!("{lvs}/head");
+    let head = thin_lvol(lab, lvs, "head", LVOL_MIB)?;
     let mut model = vec![0u8; SPAN as usize];
     write(lab, &head, &mut model, 0, pattern(21, 128 * 1024))?;
     snapshot(lab, &head, "snap1")?;
@@ -313,10 +292,7 @@ fn chain_rebuild(lab: &mut Lab) -> Result<String> {
     })?;
 
     // 3. Rebuild snap2 from A: clone of snap1, shallow copy of A's snap2, snapshot.
-    lab.tgt.ok(&BdevLvolClone {
-        snapshot_name: "lvsB/snap1".into(),
-        clone_name: "rebuild".into(),
-    })?;
+    clone_snapshot(lab, "lvsB/snap1", "rebuild")?;
     let op = lab.tgt.ok(&BdevLvolStartShallowCopy {
         src_lvol_name: "lvsA/snap2".into(),
         dst_bdev_name: "lvsB/rebuild".into(),
@@ -504,14 +480,8 @@ fn bad_input(lab: &mut Lab) -> Result<String> {
     refused += 2;
 
     // A snapshot with several clones: one clone detaches, the other keeps its parent.
-    lab.tgt.ok(&BdevLvolClone {
-        snapshot_name: "lvs0/keep-snap".into(),
-        clone_name: "c1".into(),
-    })?;
-    lab.tgt.ok(&BdevLvolClone {
-        snapshot_name: "lvs0/keep-snap".into(),
-        clone_name: "c2".into(),
-    })?;
+    clone_snapshot(lab, "lvs0/keep-snap", "c1")?;
+    clone_snapshot(lab, "lvs0/keep-snap", "c2")?;
     ensure_eq!(
         clones_of(lab, "lvs0/keep-snap")?,
         vec!["c1", "c2", "keep"],
@@ -567,13 +537,7 @@ fn bad_input(lab: &mut Lab) -> Result<String> {
 /// Detach an lvol while `bdev_lvol_inflate` copies 1 GiB into it: -EBUSY,
 /// and the inflate then completes.
 fn busy_while_inflating(lab: &mut Lab, ebusy: i32) -> Result<String> {
-    lab.tgt.ok(&BdevLvolCreate {
-        lvol_name: "big".into(),
-        size_in_mib: 1024,
-        thin_provision: false,
-        lvs_name: "lvs0".into(),
-        clear_method: Some("none".into()),
-    })?;
+    thick_lvol(lab, "lvs0", "big", 1024)?;
     snapshot(lab, "lvs0/big", "big-snap")?;
     let total = lab.lvol("lvs0/big-snap")?.allocated();
     let mut conn = lab.tgt.connect()?;

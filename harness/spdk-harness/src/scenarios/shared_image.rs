@@ -18,12 +18,11 @@
 //! `busy_delete_esnap_parent` with one clone); a refused detach of an esnap
 //! clone (patches/master 0001-0003, also in `detach_bad_input`).
 
-use super::baseline::expect_rpc_error;
-use super::{Scenario, ESNAP_PARENT_DELETE, ESNAP_PARENT_REMOVAL};
 use crate::data::{expect_bytes, stamp_of, stamped};
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart, BLOCK, CLUSTER, MIB};
-use crate::target::{log_line, poll};
+use crate::outcome::{Scenario, ESNAP_PARENT_DELETE, ESNAP_PARENT_REMOVAL};
+use crate::steps::{expect_rpc_error, log_line, poll, snapshot, thin_lvol, BUSY, HANG_AFTER};
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::methods::*;
 use spdk_rpc::{code, Errno, RpcError};
@@ -40,8 +39,7 @@ const HEAD_SEED: u64 = 100;
 /// How long a clone may take to turn degraded, or to heal.
 const HEAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the removal of disk A may take to answer.
-const REMOVE_TIMEOUT: Duration = super::HANG_AFTER;
-const BUSY: &str = "Device or resource busy";
+const REMOVE_TIMEOUT: Duration = HANG_AFTER;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -185,19 +183,10 @@ fn build(lab: &mut Lab, n: usize) -> Result<Shared> {
             own: vec![],
         });
     }
-    lab.tgt.ok(&BdevLvolCreate {
-        lvol_name: "head".into(),
-        size_in_mib: IMAGE_MIB,
-        thin_provision: true,
-        lvs_name: "lvsA".into(),
-        clear_method: None,
-    })?;
+    thin_lvol(lab, "lvsA", "head", IMAGE_MIB)?;
     let image = stamped(IMAGE_SEED, CLUSTER, BLOCK, 0, IMAGE);
     lab.write("lvsA/head", 0, &image)?;
-    lab.tgt.ok(&BdevLvolSnapshot {
-        lvol_name: "lvsA/head".into(),
-        snapshot_name: "image".into(),
-    })?;
+    snapshot(lab, "lvsA/head", "image")?;
     let mut s = Shared {
         nodes,
         image_uuid: lab.lvol("lvsA/image")?.uuid,
@@ -608,7 +597,7 @@ fn delete_refused(lab: &mut Lab) -> Result<String> {
         &BdevLvolDelete {
             name: "lvsA/image".into(),
         },
-        super::HANG_AFTER,
+        HANG_AFTER,
     );
     if let Err(e @ RpcError::Timeout { .. }) = &r {
         fail!(

@@ -1,6 +1,12 @@
 //! A lab: one target under test in a temp dir, its base disks, optional
 //! helper targets, and the NVMe-oF/TCP data path to its lvols.
 //!
+//! - here: the lab, its base disks and what the target lists;
+//! - [`restart`](Lab::restart) (`restart.rs`): every restart, always checked
+//!   against what the inspector reads from the disks;
+//! - [`write`](Lab::write) and [`read`](Lab::read) (`data_path.rs`): bytes over
+//!   NVMe-oF/TCP with `spdk_dd`.
+//!
 //! Base disks are AIO files by default. `SPDK_HARNESS_BASE_BDEV=nvmf-tcp`
 //! puts each disk behind a second `spdk_tgt` that exports it over NVMe-oF/TCP,
 //! so the target under test reaches it through its NVMe bdev driver.
@@ -10,15 +16,19 @@
 
 use crate::build::SpdkBuild;
 use crate::error::{Context, Error, Result};
-use crate::offline::Reattach;
-use crate::target::{log_line, poll, Memory, Target, TargetOpts};
+use crate::offline::fill_clusters;
+use crate::target::{log_line, poll, Target, TargetOpts};
 use spdk_rpc::methods::*;
 use spdk_rpc::{Client, Pending};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod data_path;
+mod restart;
+
+pub use restart::{Reattach, Restart};
 
 pub const BLOCK: u64 = 4096;
 pub const MIB: u64 = 1024 * 1024;
@@ -104,8 +114,8 @@ pub struct Lab {
     pub tgt: Target,
     exporter: Option<Target>,
     disks: Vec<Disk>,
-    pub(crate) exports: HashMap<String, Export>,
-    pub(crate) transport: bool,
+    exports: HashMap<String, Export>,
+    transport: bool,
     exporter_transport: bool,
     pub faults: Faults,
     writes: u32,
@@ -269,7 +279,7 @@ impl Lab {
         Ok(self.exporter.as_mut().unwrap())
     }
 
-    pub(crate) fn attach(&mut self, disk: &Disk) -> Result<()> {
+    fn attach(&mut self, disk: &Disk) -> Result<()> {
         match &disk.attach {
             Attach::Aio { file, uuid } => {
                 self.tgt.ok(&BdevAioCreate {
@@ -339,38 +349,6 @@ impl Lab {
             .ok_or_else(|| Error::Tool(format!("no disk named {name}")))
     }
 
-    /// Restart the target under test on the same base disks, gracefully or
-    /// with SIGKILL, and wait until their lvstores are loaded again.
-    ///
-    /// While the target is down, the inspector reads every file-backed disk
-    /// and the restart fails unless each lvstore holds exactly the lvols the
-    /// target listed before the stop, with their flags, clusters and parents.
-    pub fn restart(&mut self, how: Restart) -> Result<()> {
-        let t0 = Instant::now();
-        self.restart_checked(how, Reattach::All)?;
-        log_line(&format!(
-            "restart ({how:?}) took {:.2}s",
-            t0.elapsed().as_secs_f64()
-        ));
-        Ok(())
-    }
-
-    /// [`Lab::restart`] with the same check of the disks, but attaching only
-    /// the disks named in `order`, one after the other in that order (each
-    /// examined before the next); the others stay detached until
-    /// [`Lab::readd_disk`]. With an empty `order` the target comes up with no
-    /// base disk, and the caller attaches them one by one.
-    pub fn restart_attaching(&mut self, how: Restart, order: &[&str]) -> Result<()> {
-        let t0 = Instant::now();
-        self.restart_checked(how, Reattach::Only(order))?;
-        log_line(&format!(
-            "restart ({how:?}) attaching [{}] took {:.2}s",
-            order.join(", "),
-            t0.elapsed().as_secs_f64()
-        ));
-        Ok(())
-    }
-
     /// Create lvstore `lvs` with 4 MiB clusters on a new base disk of `mib`.
     pub fn create_lvstore(&mut self, disk: &str, lvs: &str, mib: u64) -> Result<String> {
         let bdev = self.add_disk(disk, mib)?;
@@ -380,169 +358,6 @@ impl Lab {
             cluster_sz: Some(CLUSTER as u32),
             clear_method: None,
         })
-    }
-
-    // ------------------------------------------------------------ data path
-
-    /// Export `bdev` from the target under test over NVMe-oF/TCP on 127.0.0.1.
-    pub fn export(&mut self, bdev: &str) -> Result<Export> {
-        if let Some(e) = self.exports.get(bdev) {
-            return Ok(e.clone());
-        }
-        let nqn = nqn_for(bdev);
-        let port = free_port()?;
-        if let Err(e) = export_on(&mut self.tgt, &mut self.transport, bdev, &nqn, port) {
-            // No half-made subsystem stays behind (a bdev that does not exist
-            // yet, say): a later export of the same bdev starts clean.
-            let _ = self.tgt.call(&NvmfDeleteSubsystem { nqn });
-            return Err(e);
-        }
-        let e = Export { nqn, port };
-        self.exports.insert(bdev.to_string(), e.clone());
-        Ok(e)
-    }
-
-    /// Remove the export of `bdev` (its subsystem).
-    pub fn unexport(&mut self, bdev: &str) -> Result<()> {
-        if let Some(e) = self.exports.remove(bdev) {
-            self.tgt.ok(&NvmfDeleteSubsystem { nqn: e.nqn })?;
-        }
-        Ok(())
-    }
-
-    /// Write `data` at byte `offset` of `bdev`, through NVMe-oF/TCP with spdk_dd.
-    pub fn write(&mut self, bdev: &str, offset: u64, data: &[u8]) -> Result<()> {
-        check_aligned(offset, data.len() as u64)?;
-        let bs = io_size(offset, data.len() as u64);
-        let ex = self.export(bdev)?;
-        let src = self.scratch("w");
-        let mut buf = data.to_vec();
-        if let Some(i) = self.faults.corrupt_write_at {
-            if i < buf.len() {
-                buf[i] ^= 0xff;
-            }
-        }
-        std::fs::write(&src, &buf).ctx(|| format!("write {}", src.display()))?;
-        let res = self.dd(
-            &ex,
-            &[
-                format!("--if={}", src.display()),
-                "--ob=Nvme0n1".into(),
-                format!("--bs={bs}"),
-                format!("--seek={}", offset / bs),
-                format!("--count={}", data.len() as u64 / bs),
-                "--qd=4".into(),
-            ],
-        );
-        let _ = std::fs::remove_file(&src);
-        res?;
-        self.writes += 1;
-        if self.faults.kill_after_writes == Some(self.writes) {
-            log_line("fault: killing the target under test");
-            self.tgt.crash()?;
-        }
-        Ok(())
-    }
-
-    /// Read `len` bytes at `offset` of `bdev` through NVMe-oF/TCP with spdk_dd.
-    pub fn read(&mut self, bdev: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
-        check_aligned(offset, len)?;
-        let bs = io_size(offset, len);
-        let ex = self.export(bdev)?;
-        let dst = self.scratch("r");
-        self.dd(
-            &ex,
-            &[
-                "--ib=Nvme0n1".into(),
-                format!("--of={}", dst.display()),
-                format!("--bs={bs}"),
-                format!("--skip={}", offset / bs),
-                format!("--count={}", len / bs),
-                "--qd=4".into(),
-            ],
-        )?;
-        let data = std::fs::read(&dst).ctx(|| format!("read {}", dst.display()))?;
-        let _ = std::fs::remove_file(&dst);
-        if data.len() as u64 != len {
-            return Err(Error::Check(format!(
-                "spdk_dd read {} bytes of {bdev} at {offset}, expected {len}",
-                data.len()
-            )));
-        }
-        Ok(data)
-    }
-
-    fn scratch(&mut self, kind: &str) -> PathBuf {
-        self.dd_runs += 1;
-        self.dir
-            .path()
-            .join(format!("dd-{kind}-{}.bin", self.dd_runs))
-    }
-
-    /// Run spdk_dd as a userspace NVMe-oF/TCP initiator on the other core.
-    fn dd(&mut self, ex: &Export, args: &[String]) -> Result<()> {
-        self.tgt.check_alive()?;
-        let n = self.dd_runs;
-        let cfg = self.dir.path().join(format!("dd-{n}.json"));
-        let log = self.dir.path().join(format!("dd-{n}.log"));
-        let json = serde_json::json!({"subsystems": [{"subsystem": "bdev", "config": [
-            {"method": "bdev_nvme_attach_controller", "params": {
-                "name": "Nvme0", "trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1",
-                "trsvcid": ex.port.to_string(), "subnqn": ex.nqn}},
-            {"method": "bdev_wait_for_examine"}]}]});
-        std::fs::write(&cfg, serde_json::to_vec_pretty(&json).unwrap())
-            .ctx(|| "write dd config".into())?;
-        let logf = std::fs::File::create(&log).ctx(|| "create dd log".into())?;
-        let mem = match self.tgt.memory() {
-            Memory::Huge => Memory::Huge,
-            Memory::NoHuge { .. } => Memory::NoHuge { mib: 512 },
-        };
-        let mut child = Command::new(self.build.spdk_dd())
-            .args(["-m", "0x2", "--disable-cpumask-locks"])
-            .args(mem.args())
-            .arg(format!("--json={}", cfg.display()))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(logf.try_clone().ctx(|| "dup".into())?)
-            .stderr(logf)
-            .spawn()
-            .ctx(|| "spawn spdk_dd".into())?;
-        let st = poll("spdk_dd to finish", DD_TIMEOUT, || {
-            child.try_wait().ctx(|| "wait spdk_dd".into())
-        });
-        let st = match st {
-            Ok(st) => st,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-        };
-        let out = std::fs::read_to_string(&log).unwrap_or_default();
-        if !st.success() {
-            self.tgt.check_alive()?;
-            let tail: Vec<&str> = out.lines().rev().take(15).collect();
-            return Err(Error::Tool(format!(
-                "spdk_dd {} failed ({st}):\n{}",
-                args.join(" "),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            )));
-        }
-        // spdk_dd exits 0 even when I/O failed after bdev_nvme's retries; the
-        // initiator logs every failed completion, so those lines decide.
-        if let Some(line) = out.lines().find(|l| io_error_line(l)) {
-            return Err(Error::Tool(format!(
-                "spdk_dd {} hit I/O errors (log {}): {}",
-                args.join(" "),
-                log.display(),
-                line.trim()
-            )));
-        }
-        if std::env::var_os("SPDK_HARNESS_KEEP").is_none() {
-            let _ = std::fs::remove_file(&cfg);
-            let _ = std::fs::remove_file(&log);
-        }
-        Ok(())
     }
 
     // -------------------------------------------------------- lvol helpers
@@ -607,30 +422,6 @@ impl Lab {
     }
 }
 
-/// The lvol driver info of `l` among `bdevs`, if it has a bdev.
-pub(crate) fn lvol_bdev_of(bdevs: &[BdevInfo], l: &LvolInfo) -> Option<LvolDriverInfo> {
-    bdevs
-        .iter()
-        .find(|b| b.name == l.uuid || b.aliases.contains(&l.alias))
-        .and_then(|b| b.lvol())
-}
-
-/// Fill the cluster counts `bdev_lvol_get_lvols` left out from `bdevs`.
-pub(crate) fn fill_clusters(lvols: &mut [LvolInfo], bdevs: &[BdevInfo]) {
-    for l in lvols
-        .iter_mut()
-        .filter(|l| l.num_allocated_clusters.is_none())
-    {
-        l.num_allocated_clusters = lvol_bdev_of(bdevs, l).map(|d| d.num_allocated_clusters);
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Restart {
-    Graceful,
-    Kill,
-}
-
 fn export_on(t: &mut Target, transport: &mut bool, bdev: &str, nqn: &str, port: u16) -> Result<()> {
     if !*transport {
         t.ok(&NvmfCreateTransport {
@@ -659,12 +450,6 @@ fn export_on(t: &mut Target, transport: &mut bool, bdev: &str, nqn: &str, port: 
         },
     })?;
     Ok(())
-}
-
-/// A line of spdk_dd's log that reports a failed I/O: a printed NVMe
-/// completion (only errors are printed) or an SPDK error message.
-fn io_error_line(l: &str) -> bool {
-    l.contains("print_completion") || l.contains("*ERROR*")
 }
 
 fn nqn_for(bdev: &str) -> String {
@@ -705,23 +490,4 @@ fn new_uuid() -> Result<String> {
 fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").ctx(|| "find a free port".into())?;
     Ok(l.local_addr().ctx(|| "local addr".into())?.port())
-}
-
-/// The largest I/O size, from 4 KiB to 1 MiB, that divides both the offset
-/// and the length: few large I/Os rather than many 4 KiB ones.
-fn io_size(offset: u64, len: u64) -> u64 {
-    let mut bs = MIB;
-    while bs > BLOCK && (!offset.is_multiple_of(bs) || !len.is_multiple_of(bs)) {
-        bs /= 2;
-    }
-    bs
-}
-
-fn check_aligned(offset: u64, len: u64) -> Result<()> {
-    if !offset.is_multiple_of(BLOCK) || !len.is_multiple_of(BLOCK) || len == 0 {
-        return Err(Error::Tool(format!(
-            "data path I/O must be whole {BLOCK}-byte blocks: offset {offset}, length {len}"
-        )));
-    }
-    Ok(())
 }

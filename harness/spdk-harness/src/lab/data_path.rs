@@ -1,0 +1,199 @@
+//! The data path: an lvol exported over NVMe-oF/TCP on 127.0.0.1 by the
+//! target under test, read or written by `spdk_dd` as a userspace initiator
+//! on the other core. spdk_dd exits 0 even when writes failed after the NVMe
+//! driver's retries, so a logged failed completion is an error too.
+
+use super::{export_on, free_port, nqn_for, Export, Lab, BLOCK, DD_TIMEOUT, MIB};
+use crate::error::{Context, Error, Result};
+use crate::target::{log_line, poll, Memory};
+use spdk_rpc::methods::NvmfDeleteSubsystem;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+impl Lab {
+    /// Export `bdev` from the target under test over NVMe-oF/TCP on 127.0.0.1.
+    pub fn export(&mut self, bdev: &str) -> Result<Export> {
+        if let Some(e) = self.exports.get(bdev) {
+            return Ok(e.clone());
+        }
+        let nqn = nqn_for(bdev);
+        let port = free_port()?;
+        if let Err(e) = export_on(&mut self.tgt, &mut self.transport, bdev, &nqn, port) {
+            // No half-made subsystem stays behind (a bdev that does not exist
+            // yet, say): a later export of the same bdev starts clean.
+            let _ = self.tgt.call(&NvmfDeleteSubsystem { nqn });
+            return Err(e);
+        }
+        let e = Export { nqn, port };
+        self.exports.insert(bdev.to_string(), e.clone());
+        Ok(e)
+    }
+
+    /// Remove the export of `bdev` (its subsystem).
+    pub fn unexport(&mut self, bdev: &str) -> Result<()> {
+        if let Some(e) = self.exports.remove(bdev) {
+            self.tgt.ok(&NvmfDeleteSubsystem { nqn: e.nqn })?;
+        }
+        Ok(())
+    }
+
+    /// Write `data` at byte `offset` of `bdev`, through NVMe-oF/TCP with spdk_dd.
+    pub fn write(&mut self, bdev: &str, offset: u64, data: &[u8]) -> Result<()> {
+        check_aligned(offset, data.len() as u64)?;
+        let bs = io_size(offset, data.len() as u64);
+        let ex = self.export(bdev)?;
+        let src = self.scratch("w");
+        let mut buf = data.to_vec();
+        if let Some(i) = self.faults.corrupt_write_at {
+            if i < buf.len() {
+                buf[i] ^= 0xff;
+            }
+        }
+        std::fs::write(&src, &buf).ctx(|| format!("write {}", src.display()))?;
+        let res = self.dd(
+            &ex,
+            &[
+                format!("--if={}", src.display()),
+                "--ob=Nvme0n1".into(),
+                format!("--bs={bs}"),
+                format!("--seek={}", offset / bs),
+                format!("--count={}", data.len() as u64 / bs),
+                "--qd=4".into(),
+            ],
+        );
+        let _ = std::fs::remove_file(&src);
+        res?;
+        self.writes += 1;
+        if self.faults.kill_after_writes == Some(self.writes) {
+            log_line("fault: killing the target under test");
+            self.tgt.crash()?;
+        }
+        Ok(())
+    }
+
+    /// Read `len` bytes at `offset` of `bdev` through NVMe-oF/TCP with spdk_dd.
+    pub fn read(&mut self, bdev: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        check_aligned(offset, len)?;
+        let bs = io_size(offset, len);
+        let ex = self.export(bdev)?;
+        let dst = self.scratch("r");
+        self.dd(
+            &ex,
+            &[
+                "--ib=Nvme0n1".into(),
+                format!("--of={}", dst.display()),
+                format!("--bs={bs}"),
+                format!("--skip={}", offset / bs),
+                format!("--count={}", len / bs),
+                "--qd=4".into(),
+            ],
+        )?;
+        let data = std::fs::read(&dst).ctx(|| format!("read {}", dst.display()))?;
+        let _ = std::fs::remove_file(&dst);
+        if data.len() as u64 != len {
+            return Err(Error::Check(format!(
+                "spdk_dd read {} bytes of {bdev} at {offset}, expected {len}",
+                data.len()
+            )));
+        }
+        Ok(data)
+    }
+
+    fn scratch(&mut self, kind: &str) -> PathBuf {
+        self.dd_runs += 1;
+        self.dir
+            .path()
+            .join(format!("dd-{kind}-{}.bin", self.dd_runs))
+    }
+
+    /// Run spdk_dd as a userspace NVMe-oF/TCP initiator on the other core.
+    fn dd(&mut self, ex: &Export, args: &[String]) -> Result<()> {
+        self.tgt.check_alive()?;
+        let n = self.dd_runs;
+        let cfg = self.dir.path().join(format!("dd-{n}.json"));
+        let log = self.dir.path().join(format!("dd-{n}.log"));
+        let json = serde_json::json!({"subsystems": [{"subsystem": "bdev", "config": [
+            {"method": "bdev_nvme_attach_controller", "params": {
+                "name": "Nvme0", "trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1",
+                "trsvcid": ex.port.to_string(), "subnqn": ex.nqn}},
+            {"method": "bdev_wait_for_examine"}]}]});
+        std::fs::write(&cfg, serde_json::to_vec_pretty(&json).unwrap())
+            .ctx(|| "write dd config".into())?;
+        let logf = std::fs::File::create(&log).ctx(|| "create dd log".into())?;
+        let mem = match self.tgt.memory() {
+            Memory::Huge => Memory::Huge,
+            Memory::NoHuge { .. } => Memory::NoHuge { mib: 512 },
+        };
+        let mut child = Command::new(self.build.spdk_dd())
+            .args(["-m", "0x2", "--disable-cpumask-locks"])
+            .args(mem.args())
+            .arg(format!("--json={}", cfg.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(logf.try_clone().ctx(|| "dup".into())?)
+            .stderr(logf)
+            .spawn()
+            .ctx(|| "spawn spdk_dd".into())?;
+        let st = poll("spdk_dd to finish", DD_TIMEOUT, || {
+            child.try_wait().ctx(|| "wait spdk_dd".into())
+        });
+        let st = match st {
+            Ok(st) => st,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        let out = std::fs::read_to_string(&log).unwrap_or_default();
+        if !st.success() {
+            self.tgt.check_alive()?;
+            let tail: Vec<&str> = out.lines().rev().take(15).collect();
+            return Err(Error::Tool(format!(
+                "spdk_dd {} failed ({st}):\n{}",
+                args.join(" "),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )));
+        }
+        // spdk_dd exits 0 even when I/O failed after bdev_nvme's retries; the
+        // initiator logs every failed completion, so those lines decide.
+        if let Some(line) = out.lines().find(|l| io_error_line(l)) {
+            return Err(Error::Tool(format!(
+                "spdk_dd {} hit I/O errors (log {}): {}",
+                args.join(" "),
+                log.display(),
+                line.trim()
+            )));
+        }
+        if std::env::var_os("SPDK_HARNESS_KEEP").is_none() {
+            let _ = std::fs::remove_file(&cfg);
+            let _ = std::fs::remove_file(&log);
+        }
+        Ok(())
+    }
+}
+
+/// A line of spdk_dd's log that reports a failed I/O: a printed NVMe
+/// completion (only errors are printed) or an SPDK error message.
+fn io_error_line(l: &str) -> bool {
+    l.contains("print_completion") || l.contains("*ERROR*")
+}
+
+/// The largest I/O size, from 4 KiB to 1 MiB, that divides both the offset
+/// and the length: few large I/Os rather than many 4 KiB ones.
+fn io_size(offset: u64, len: u64) -> u64 {
+    let mut bs = MIB;
+    while bs > BLOCK && (!offset.is_multiple_of(bs) || !len.is_multiple_of(bs)) {
+        bs /= 2;
+    }
+    bs
+}
+
+fn check_aligned(offset: u64, len: u64) -> Result<()> {
+    if !offset.is_multiple_of(BLOCK) || !len.is_multiple_of(BLOCK) || len == 0 {
+        return Err(Error::Tool(format!(
+            "data path I/O must be whole {BLOCK}-byte blocks: offset {offset}, length {len}"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! What a scenario claims and how its run is judged: the bugs a scenario
+//! proves fixed, what a run expects of it, its outcome and the verdict.
+//!
+//! A bug is named by the check that catches it: its failure message carries
+//! the bug (its [`Bug::id`]), and `spdk-verify --expect-bugs` holds a build
+//! that still has the bug to exactly that failure.
+
+use crate::error::Result;
+use crate::lab::Lab;
+
+/// A bug a scenario proves fixed. On a build that still has it (upstream
+/// SPDK, or Longhorn's v1.8.x base without our backport) the scenario fails,
+/// and the check that catches it names the bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bug {
+    /// What to grep for in the failure: "Longhorn #11046".
+    pub id: &'static str,
+    pub what: &'static str,
+}
+
+impl Bug {
+    /// Does this failure message name the bug?
+    pub fn named_in(&self, failure: &str) -> bool {
+        failure.contains(self.id)
+    }
+}
+
+impl std::fmt::Display for Bug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.id, self.what)
+    }
+}
+
+pub const DETACH_REPARENTS: Bug = Bug {
+    id: "Longhorn #11046",
+    what: "bdev_lvol_detach_parent makes the grandparent the lvol's new parent",
+};
+pub const CHECKSUM_UNSTOPPABLE: Bug = Bug {
+    id: "Longhorn #10421",
+    what: "a snapshot checksum pass cannot be stopped",
+};
+pub const FORCED_REMOVAL: Bug = Bug {
+    id: "Longhorn #10474",
+    what: "a refused lvol delete drops the lvol anyway, and it comes back at the next load (seen as #10622)",
+};
+pub const ESNAP_PARENT_DELETE: Bug = Bug {
+    id: "esnap-parent delete",
+    what: "deleting the external snapshot of esnap clones never completes (upstream SPDK; no Longhorn issue: v1.8.x keeps a backing image per disk)",
+};
+pub const ESNAP_PARENT_REMOVAL: Bug = Bug {
+    id: "esnap-parent removal",
+    what: "removing the disk that holds esnap clones' external snapshot never completes: the clones ignore the remove event and keep the bdev open (upstream SPDK)",
+};
+
+/// A scenario's steps and assertions: a key figure for the report, or an
+/// error that names what went wrong.
+pub type Run = fn(&mut Lab) -> Result<String>;
+
+#[derive(Clone, Copy)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// RPC methods the scenario needs. A target that lacks one fails the
+    /// scenario with a message naming the method (and [`Scenario::bug`]).
+    /// Methods a scenario can do without are looked up in `rpc_get_methods`
+    /// where it uses them ([`Lab::has_method`]).
+    pub needs: &'static [&'static str],
+    /// The bug this scenario proves fixed, if any.
+    pub bug: Option<Bug>,
+    pub run: Run,
+}
+
+impl std::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// What a run expects of a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Pass,
+    /// A build that still has this bug (the unpatched Longhorn base): the
+    /// scenario must fail, and its failure must name the bug.
+    FailNaming(Bug),
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: &'static str,
+    pub result: std::result::Result<String, String>,
+    pub secs: f64,
+    pub expect: Expect,
+}
+
+/// An outcome held against what was expected of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Failed as expected, naming the bug.
+    ExpectedFail,
+    /// Expected to fail on the bug, and passed: the build or the scenario is not what we think.
+    UnexpectedPass,
+    /// Expected to fail on the bug, and failed for another reason.
+    FailedOtherwise,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail | Verdict::FailedOtherwise => "FAIL",
+            Verdict::ExpectedFail => "XFAIL",
+            Verdict::UnexpectedPass => "XPASS",
+        }
+    }
+
+    /// Does the run hold up?
+    pub fn ok(self) -> bool {
+        matches!(self, Verdict::Pass | Verdict::ExpectedFail)
+    }
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        match (self.expect, &self.result) {
+            (Expect::Pass, Ok(_)) => Verdict::Pass,
+            (Expect::Pass, Err(_)) => Verdict::Fail,
+            (Expect::FailNaming(_), Ok(_)) => Verdict::UnexpectedPass,
+            (Expect::FailNaming(b), Err(e)) if b.named_in(e) => Verdict::ExpectedFail,
+            (Expect::FailNaming(_), Err(_)) => Verdict::FailedOtherwise,
+        }
+    }
+
+    /// The line the report shows: the key figure, the failure, or why the
+    /// outcome is not what was expected.
+    pub fn summary(&self) -> String {
+        let first = |e: &str| e.lines().next().unwrap_or("").to_string();
+        match (self.verdict(), self.expect, &self.result) {
+            (Verdict::UnexpectedPass, Expect::FailNaming(b), Ok(f)) => {
+                format!("expected to fail on {}, passed: {f}", b.id)
+            }
+            (Verdict::FailedOtherwise, Expect::FailNaming(b), Err(e)) => {
+                format!("expected a failure naming {}, got: {}", b.id, first(e))
+            }
+            (_, _, Ok(f)) => f.clone(),
+            (_, _, Err(e)) => first(e),
+        }
+    }
+}
