@@ -6,6 +6,7 @@ pub mod build;
 pub mod cross;
 pub mod data;
 pub mod error;
+pub mod faults;
 pub mod lab;
 pub mod offline;
 pub mod outcome;

@@ -52,6 +52,28 @@ pub const ESNAP_PARENT_REMOVAL: Bug = Bug {
     what: "removing the disk that holds esnap clones' external snapshot never completes: the clones ignore the remove event and keep the bdev open (upstream SPDK)",
 };
 
+pub const SHUTDOWN_HANG: Bug = Bug {
+    id: "shutdown hang",
+    what: "spdk_tgt does not exit on SIGTERM while a long lvol operation (a checksum pass, a shallow copy, an inflate) holds a blob: the blobstore refuses to unload with the blob open, and the base bdev is never released (upstream SPDK and Longhorn v1.8.x)",
+};
+pub const HOT_REMOVE_HANG: Bug = Bug {
+    id: "hot-remove hang",
+    what: "removing an lvstore's base bdev while a long lvol operation holds a blob never completes: the lvstore can't unload (upstream SPDK and Longhorn v1.8.x)",
+};
+
+pub const LVS_DELETE_RACE: Bug = Bug {
+    id: "lvstore delete vs inflate",
+    what: "an inflate started while its lvol store is being deleted keeps one lvol from being deleted: the delete retries it until the stack overflows (our series before the fix) or never answers (Longhorn v1.8.x)",
+};
+pub const ESNAP_MOVED_REMOVAL: Bug = Bug {
+    id: "esnap device moved",
+    what: "the remove event of an external snapshot reaches the esnap clone it was opened for, not the snapshot of the clone (or the clone after a merge) that holds the device now: the removal never completes, and the target crashes at shutdown",
+};
+pub const STALE_CHECKSUM: Bug = Bug {
+    id: "stale checksum",
+    what: "a crash while an inflate, a decouple or a merge changes a snapshot's clusters leaves its old checksum on disk: it is removed only with the operation's last metadata update",
+};
+
 /// A scenario's steps and assertions: a key figure for the report, or an
 /// error that names what went wrong.
 pub type Run = fn(&mut Lab) -> Result<String>;

@@ -290,14 +290,7 @@ impl Latency {
 
 /// A delay bdev `name` over bdev `base`.
 pub fn delay_bdev(lab: &mut Lab, name: &str, base: &str, latency: Latency) -> Result<String> {
-    lab.tgt.ok(&BdevDelayCreate {
-        name: name.into(),
-        base_bdev_name: base.into(),
-        avg_read_latency: latency.read_us,
-        p99_read_latency: latency.read_us,
-        avg_write_latency: latency.write_us,
-        p99_write_latency: latency.write_us,
-    })
+    lab.add_delay(name, base, latency.read_us, latency.write_us)
 }
 
 /// A new base disk `disk` of `mib`, a delay bdev `slow-<disk>` on it, and
@@ -306,9 +299,8 @@ pub fn delay_bdev(lab: &mut Lab, name: &str, base: &str, latency: Latency) -> Re
 /// not by luck. Returns the delay bdev.
 ///
 /// A restart attaches the disk without the delay bdev: the lvstore then
-/// loads from the disk directly. While it sits on the delay bdev, the
-/// restart check compares only the inspector's findings for it (its lvstore
-/// is not on a file-backed disk's bdev).
+/// loads from the disk directly. The restart check holds the lvstore on the
+/// delay bdev against the disk's file, as any other.
 pub fn slow_lvstore(
     lab: &mut Lab,
     disk: &str,

@@ -322,12 +322,37 @@ impl Target {
     /// SIGTERM, wait up to [`STOP_TIMEOUT`], then SIGKILL. Returns how it ended
     /// and whether SIGKILL was needed.
     pub fn stop(&mut self) -> Result<(ExitStatus, bool)> {
+        self.stop_within(STOP_TIMEOUT)
+    }
+
+    /// SIGTERM, wait up to `bound`, then SIGKILL. Returns how it ended and
+    /// whether SIGKILL was needed.
+    pub fn stop_within(&mut self, bound: Duration) -> Result<(ExitStatus, bool)> {
+        self.end(Some(Signal::SIGTERM), bound)
+    }
+
+    /// The target was asked to exit (`spdk_kill_instance`): wait up to
+    /// `bound` for it, then SIGKILL. Returns how it ended and whether SIGKILL
+    /// was needed.
+    pub fn wait_exit(&mut self, bound: Duration) -> Result<(ExitStatus, bool)> {
+        self.end(None, bound)
+    }
+
+    fn end(&mut self, signal: Option<Signal>, bound: Duration) -> Result<(ExitStatus, bool)> {
         self.client = None;
         let Some(mut child) = self.child.take() else {
             return Err(Error::Tool(format!("{} is not running", self.opts.name)));
         };
         let pid = Pid::from_raw(child.id() as i32);
+        let what = match signal {
+            Some(sig) => format!("{sig:?}"),
+            None => "the requested exit".to_string(),
+        };
         if let Some(st) = child.try_wait().ctx(|| "wait".into())? {
+            // Asked to exit, it may well be gone already.
+            if signal.is_none() {
+                return Ok((st, false));
+            }
             return Err(Error::TargetDied {
                 name: self.opts.name.clone(),
                 why: format!("it had already exited with {st} before the stop"),
@@ -335,17 +360,19 @@ impl Target {
                 tail: self.log_tail(30),
             });
         }
-        let _ = kill(pid, Signal::SIGTERM);
-        let graceful = poll("spdk_tgt to exit after SIGTERM", STOP_TIMEOUT, || {
+        if let Some(sig) = signal {
+            let _ = kill(pid, sig);
+        }
+        let exited = poll(&format!("spdk_tgt to exit after {what}"), bound, || {
             child.try_wait().ctx(|| "wait".into())
         });
-        match graceful {
+        match exited {
             Ok(st) => Ok((st, false)),
             Err(_) => {
                 let _ = kill(pid, Signal::SIGKILL);
                 let st = child.wait().ctx(|| "wait after SIGKILL".into())?;
                 log_line(&format!(
-                    "{} ignored SIGTERM for {STOP_TIMEOUT:?}; killed",
+                    "{} did not exit within {bound:?} after {what}; killed",
                     self.opts.name
                 ));
                 Ok((st, true))
@@ -401,5 +428,7 @@ fn tail_from(path: &Path, offset: u64, lines: usize) -> String {
 
 /// Progress lines go to stderr, which the test runner captures per test.
 pub fn log_line(msg: &str) {
-    eprintln!("[harness] {msg}");
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("[harness {t:8.3}] {msg}");
 }

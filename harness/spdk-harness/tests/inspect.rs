@@ -203,7 +203,7 @@ fn every_kind_then_restart(cs: u64, how: Restart) {
                 vol.allocated
             );
             match (&s.masks, how) {
-                (Some(m), Restart::Graceful) => {
+                (Some(m), Restart::Graceful | Restart::Exiting) => {
                     ensure!(m.trusted, "{when}: a clean store's masks are checked");
                     ensure_eq!(
                         m.used_clusters,

@@ -1,45 +1,44 @@
-//! Each verification scenario as a test. Targets are exclusive: the file lock
-//! keeps two tests (or test binaries) from running SPDK processes at once on
-//! the two shared cores, and each test has a target of its own.
+//! The scenario table itself. The scenarios run against a target in `make
+//! verify` (which `make test` runs too): one `spdk-verify` process, one lab
+//! per scenario, the table and JUnit XML. These tests check the table: every
+//! scenario has a unique name, a description, and every lifecycle cell its
+//! place in the operation × event grid.
 
-use rstest::rstest;
-use serial_test::file_serial;
-use spdk_harness::scenarios::run_or_panic;
-
-#[rstest]
-#[case::baseline_snapshot_clone("baseline_snapshot_clone")]
-#[case::baseline_restart_graceful("baseline_restart_graceful")]
-#[case::baseline_restart_sigkill("baseline_restart_sigkill")]
-#[case::baseline_bad_input("baseline_bad_input")]
-#[case::detach_basic("detach_basic")]
-#[case::detach_chain_rebuild("detach_chain_rebuild")]
-#[case::detach_bad_input("detach_bad_input")]
-#[case::checksum_oracle("checksum_oracle")]
-#[case::checksum_longhorn_values("checksum_longhorn_values")]
-#[case::checksum_stop("checksum_stop")]
-#[case::checksum_invalidation("checksum_invalidation")]
-#[case::busy_delete_checksum("busy_delete_checksum")]
-#[case::busy_delete_esnap_parent("busy_delete_esnap_parent")]
-#[case::busy_delete_shallow_copy("busy_delete_shallow_copy")]
-#[case::shared_image_one_copy("shared_image_one_copy")]
-#[case::shared_image_load_order("shared_image_load_order")]
-#[case::shared_image_remove_disk("shared_image_remove_disk")]
-#[case::shared_image_delete_refused("shared_image_delete_refused")]
-#[case::shared_image_detach_refused("shared_image_detach_refused")]
-#[file_serial(spdk_target)]
-fn scenario(#[case] name: &str) {
-    let fig = run_or_panic(name);
-    eprintln!("{name}: {fig}");
-}
+use spdk_harness::faults::{cell_name, cell_of, EVENTS, OPS};
+use spdk_harness::scenarios::all;
+use std::collections::BTreeSet;
 
 #[test]
-fn every_scenario_has_a_test_case() {
-    let src = include_str!("scenarios.rs");
-    for s in spdk_harness::scenarios::all() {
+fn scenario_names_are_unique_and_described() {
+    let all = all();
+    let names: BTreeSet<&str> = all.iter().map(|s| s.name).collect();
+    assert_eq!(names.len(), all.len(), "a scenario name is used twice");
+    for s in &all {
+        assert!(!s.about.is_empty(), "{} has no description", s.name);
         assert!(
-            src.contains(&format!("#[case::{}(\"{}\")]", s.name, s.name)),
-            "scenario {} has no #[case] in tests/scenarios.rs",
+            s.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "{}: names are snake_case",
             s.name
         );
     }
+}
+
+#[test]
+fn every_lifecycle_cell_is_a_scenario() {
+    let all = all();
+    for op in OPS {
+        for ev in EVENTS {
+            let name = cell_name(op, ev);
+            let s = all
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("cell {name} is not a scenario"));
+            assert_eq!(cell_of(s.name), Some((op, ev)));
+            assert_eq!(s.bug, spdk_harness::faults::bug_of(op, ev), "{name}");
+        }
+    }
+    let cells = all.iter().filter(|s| cell_of(s.name).is_some()).count();
+    assert_eq!(cells, OPS.len() * EVENTS.len());
 }

@@ -143,6 +143,16 @@ pub struct BdevDelayDelete {
 }
 rpc!(BdevDelayDelete, "bdev_delay_delete", bool);
 
+/// `bdev_delay_update_latency`: one of a delay bdev's latencies, in µs.
+/// `latency_type` is `avg_read`, `p99_read`, `avg_write` or `p99_write`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevDelayUpdateLatency {
+    pub delay_bdev_name: String,
+    pub latency_type: String,
+    pub latency_us: u64,
+}
+rpc!(BdevDelayUpdateLatency, "bdev_delay_update_latency", bool);
+
 // -------------------------------------------------------------------- nvme
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -122,6 +122,9 @@ fn main() -> ExitCode {
     };
 
     print!("{}", report::table(&title, &outcomes));
+    if let Some(g) = spdk_harness::faults::grid(&outcomes) {
+        print!("{g}");
+    }
     if let Some(p) = junit {
         if let Err(e) = std::fs::write(&p, report::junit(&suite, &outcomes)) {
             eprintln!("cannot write {p}: {e}");

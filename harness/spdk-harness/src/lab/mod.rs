@@ -118,6 +118,23 @@ pub struct Lab {
     transport: bool,
     exporter_transport: bool,
     pub faults: Faults,
+    /// Delay bdevs made over a base disk's bdev, as (delay, base): the
+    /// restart check holds an lvstore on one against that disk's file.
+    pub(crate) delays: Vec<(String, String)>,
+    /// Lvols an operation allocates clusters for across the next restart's
+    /// stop (see [`crate::offline::Listing::may_grow`]); cleared by it.
+    pub growing: Vec<String>,
+    /// Lvols being deleted across the next restart's stop (see
+    /// [`crate::offline::Listing::may_vanish`]); cleared by it.
+    pub deleting: Vec<String>,
+    /// Findings (text they contain) of a known upstream defect the next
+    /// restart's check expects (see [`crate::offline::Listing::known_finding`]);
+    /// cleared by it.
+    pub known_findings: Vec<&'static str>,
+    /// How long a SIGTERM (or a requested exit) may take before the stop
+    /// calls it a hang: [`crate::target::STOP_TIMEOUT`] unless a scenario
+    /// holds the target to a tighter bound.
+    pub stop_bound: Duration,
     writes: u32,
     dd_runs: u32,
     // Last: removed after the targets above are dropped (killed).
@@ -156,6 +173,11 @@ impl Lab {
             transport: false,
             exporter_transport: false,
             faults: Faults::default(),
+            delays: vec![],
+            growing: vec![],
+            deleting: vec![],
+            known_findings: vec![],
+            stop_bound: crate::target::STOP_TIMEOUT,
             writes: 0,
             dd_runs: 0,
             dir,
@@ -334,6 +356,51 @@ impl Lab {
         }
         .ctx(|| format!("send the removal of disk {name}"))?;
         Ok((conn, pending))
+    }
+
+    /// A delay bdev `name` over bdev `base`, adding `read_us`/`write_us` to
+    /// each read/write. An lvstore on it is held against `base`'s disk at the
+    /// next restart (which attaches the disk alone: the lvstore then loads
+    /// from the disk directly).
+    pub fn add_delay(
+        &mut self,
+        name: &str,
+        base: &str,
+        read_us: u64,
+        write_us: u64,
+    ) -> Result<String> {
+        let made = self.tgt.ok(&BdevDelayCreate {
+            name: name.into(),
+            base_bdev_name: base.into(),
+            avg_read_latency: read_us,
+            p99_read_latency: read_us,
+            avg_write_latency: write_us,
+            p99_write_latency: write_us,
+        })?;
+        self.delays.push((name.into(), base.into()));
+        Ok(made)
+    }
+
+    /// Send the delete of delay bdev `name` on a connection of its own and
+    /// return it with the pending answer (the removal may wait for the users
+    /// of the delay bdev, as a disk's removal does).
+    pub fn start_remove_delay(&mut self, name: &str) -> Result<(Client, Pending)> {
+        let mut conn = self.tgt.connect()?;
+        let pending = conn
+            .send(&BdevDelayDelete { name: name.into() })
+            .ctx(|| format!("send the removal of delay bdev {name}"))?;
+        self.delays.retain(|(d, _)| d != name);
+        Ok((conn, pending))
+    }
+
+    /// Delay bdev `name` was deleted (by the caller, with `bdev_delay_delete`).
+    pub fn forget_delay(&mut self, name: &str) {
+        self.delays.retain(|(d, _)| d != name);
+    }
+
+    /// The base disk's bdev under each delay bdev, as (delay, base).
+    pub(crate) fn delays(&self) -> &[(String, String)] {
+        &self.delays
     }
 
     /// Attach a removed base disk again.

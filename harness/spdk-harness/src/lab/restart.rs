@@ -20,8 +20,13 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Restart {
+    /// SIGTERM; the target must exit 0 within [`Lab::stop_bound`].
     Graceful,
+    /// SIGKILL, as a crash: nothing is flushed or unloaded.
     Kill,
+    /// The target was asked to exit (`spdk_kill_instance`): it must exit 0
+    /// within [`Lab::stop_bound`].
+    Exiting,
 }
 
 /// Which base disks a restart attaches again, and in what order.
@@ -43,7 +48,7 @@ impl Lab {
     /// target listed before the stop, with their flags, clusters and parents,
     /// and the inspector found nothing amiss on any disk.
     pub fn restart(&mut self, how: Restart) -> Result<()> {
-        self.restart_checking(how, Reattach::All, |_| Ok(()))
+        self.restart_checking(how, Reattach::All, |_| Ok(()), |_| Ok(()))
     }
 
     /// [`Lab::restart`] with the same check of the disks, but attaching only
@@ -52,7 +57,7 @@ impl Lab {
     /// [`Lab::readd_disk`]. With an empty `order` the target comes up with no
     /// base disk, and the caller attaches them one by one.
     pub fn restart_attaching(&mut self, how: Restart, order: &[&str]) -> Result<()> {
-        self.restart_checking(how, Reattach::Only(order), |_| Ok(()))
+        self.restart_checking(how, Reattach::Only(order), |_| Ok(()), |_| Ok(()))
     }
 
     /// [`Lab::restart`], and then `check` on what the inspector read, as
@@ -62,7 +67,7 @@ impl Lab {
         how: Restart,
         check: impl FnOnce(&[(String, Store)]) -> Result<T>,
     ) -> Result<T> {
-        self.restart_checking(how, Reattach::All, check)
+        self.restart_checking(how, Reattach::All, |_| Ok(()), check)
     }
 
     /// [`Lab::restart_inspecting`], attaching only the disks `reattach`
@@ -73,7 +78,19 @@ impl Lab {
         reattach: Reattach,
         check: impl FnOnce(&[(String, Store)]) -> Result<T>,
     ) -> Result<T> {
-        self.restart_checking(how, reattach, check)
+        self.restart_checking(how, reattach, |_| Ok(()), check)
+    }
+
+    /// [`Lab::restart_inspecting`], with `trigger` run on the lab right after
+    /// the listing is taken and before the stop: what makes the target exit
+    /// for [`Restart::Exiting`] (`spdk_kill_instance`, say).
+    pub fn restart_after<T>(
+        &mut self,
+        how: Restart,
+        trigger: impl FnOnce(&mut Lab) -> Result<()>,
+        check: impl FnOnce(&[(String, Store)]) -> Result<T>,
+    ) -> Result<T> {
+        self.restart_checking(how, Reattach::All, trigger, check)
     }
 
     /// The one restart path. A bad name in `reattach` fails first, with the
@@ -84,17 +101,40 @@ impl Lab {
         &mut self,
         how: Restart,
         reattach: Reattach,
+        trigger: impl FnOnce(&mut Lab) -> Result<()>,
         check: impl FnOnce(&[(String, Store)]) -> Result<T>,
     ) -> Result<T> {
         let t0 = Instant::now();
         self.reattach_list(reattach)?;
-        let before = self.listing()?;
-        let files: Vec<(String, String)> = self
+        let mut before = self.listing()?;
+        for alias in std::mem::take(&mut self.growing) {
+            before.may_grow(&alias);
+        }
+        for alias in std::mem::take(&mut self.deleting) {
+            before.may_vanish(&alias);
+        }
+        for text in std::mem::take(&mut self.known_findings) {
+            before.known_finding(text);
+        }
+        let mut files: Vec<(String, String)> = self
             .disks()
             .iter()
             .filter(|d| d.file.is_some())
             .map(|d| (d.bdev.clone(), d.name.clone()))
             .collect();
+        // An lvstore on a delay bdev over a disk is that disk's.
+        let over: Vec<(String, String)> = self
+            .delays()
+            .iter()
+            .filter_map(|(delay, base)| {
+                files
+                    .iter()
+                    .find(|(bdev, _)| bdev == base)
+                    .map(|(_, disk)| (delay.clone(), disk.clone()))
+            })
+            .collect();
+        files.extend(over);
+        trigger(self)?;
         self.stop_target(how)?;
         let when = format!("after a {how:?} stop");
         let checked = self.inspect_disks().and_then(|stores| {
@@ -124,25 +164,35 @@ impl Lab {
     /// restart with [`Lab::restart`]; this and [`Lab::start_target`] are for
     /// tests that read the raw disks themselves.
     pub fn stop_target(&mut self, how: Restart) -> Result<()> {
-        match how {
-            Restart::Graceful => {
-                let (st, killed) = self.tgt.stop()?;
-                if killed {
-                    return Err(Error::Check(format!(
-                        "spdk_tgt did not exit within the bound after SIGTERM and was killed ({st})"
-                    )));
-                }
-                if !st.success() {
-                    return Err(Error::Check(format!(
-                        "spdk_tgt exited with {st} on SIGTERM\n--- log tail ---\n{}",
-                        self.tgt.log_tail(30)
-                    )));
-                }
-            }
-            Restart::Kill => self.tgt.crash()?,
-        }
+        let bound = self.stop_bound;
+        let stopped = match how {
+            Restart::Kill => self.tgt.crash().map(|()| None),
+            Restart::Graceful => self.tgt.stop_within(bound).map(|r| Some((r, "SIGTERM"))),
+            Restart::Exiting => self
+                .tgt
+                .wait_exit(bound)
+                .map(|r| Some((r, "spdk_kill_instance"))),
+        };
+        // The delay bdevs are gone with the target; the disks come back alone.
+        self.delays.clear();
         self.exports.clear();
         self.transport = false;
+        let Some(((st, killed), what)) = stopped? else {
+            return Ok(());
+        };
+        if killed {
+            return Err(Error::Check(format!(
+                "spdk_tgt did not exit within {:.0} s after {what} and was killed ({st})\n--- log tail ---\n{}",
+                bound.as_secs_f64(),
+                self.tgt.log_tail(30)
+            )));
+        }
+        if !st.success() {
+            return Err(Error::Check(format!(
+                "spdk_tgt exited with {st} after {what}\n--- log tail ---\n{}",
+                self.tgt.log_tail(30)
+            )));
+        }
         Ok(())
     }
 

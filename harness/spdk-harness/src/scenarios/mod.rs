@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod busy_delete;
 pub mod checksum;
 pub mod detach;
+pub mod lifecycle;
 pub mod shared_image;
 
 /// Every scenario, in report order.
@@ -22,6 +23,8 @@ pub fn all() -> Vec<Scenario> {
     v.extend(checksum::scenarios());
     v.extend(busy_delete::scenarios());
     v.extend(shared_image::scenarios());
+    v.extend(lifecycle::scenarios());
+    v.extend(crate::faults::scenarios());
     v
 }
 
