@@ -11,7 +11,18 @@ CARGO ?= cargo
 JUNIT_DIR ?= build/reports
 
 .PHONY: all deps build unit verify verify-backport test harness-test patches-apply patches-export \
-	patches-check patches-check-export patches-check-each patches-check-format clean
+	patches-check patches-check-export patches-check-each patches-check-format \
+	patches-check-format-series clean
+
+# The checkers of scripts/check_format.sh that concern the files the series
+# changes (C sources and headers, .map files, Markdown, Python, the RPC schema,
+# the CHANGELOG). CI runs these; the whole set (shellcheck over every script
+# in the tree, Go) runs in ci/nightly.
+SERIES_CHECKERS := check_permissions check_c_style check_comment_style check_spaces_before_tabs \
+	check_trailing_whitespace check_forbidden_functions check_cunit_style check_eof \
+	check_posix_includes check_naming_conventions check_include_style check_opts_structs \
+	check_attr_packed check_python_style check_changelog check_json_rpc check_markdown_format \
+	check_rpc_args check_rpc_schema check_spdx_lic check_extern_c
 
 all: build
 
@@ -44,9 +55,10 @@ verify-backport: deps
 	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
 	@JUNIT_DIR=$(abspath $(JUNIT_DIR)) ci/verify-backport.sh $(BACKPORT)
 
-## All tests: SPDK unit tests of the patched libraries, then the harness tests
-## (client unit tests and every scenario against the running target).
-test: unit harness-test
+## All tests: SPDK unit tests of the patched libraries, the harness's own tests
+## (client, inspector, checks that a broken target fails), then every scenario
+## against the running target (make verify).
+test: unit harness-test verify
 
 harness-test: build
 	@SPDK_BASE=$(BASE) $(CARGO) nextest run --workspace --no-fail-fast --profile ci
@@ -65,6 +77,10 @@ patches-check-each:
 
 patches-check-format:
 	@ci/patches.sh check-format --base $(BASE)
+
+## scripts/check_format.sh with only $(SERIES_CHECKERS) (what CI runs).
+patches-check-format-series:
+	@CHECKERS="$(SERIES_CHECKERS)" ci/patches.sh check-format --base $(BASE)
 
 ## Every check of the series: re-export, per-commit build and unit tests, style.
 patches-check: patches-check-export patches-check-each patches-check-format

@@ -7,6 +7,7 @@
 #   ci/patches.sh check-export [--base BASE]  fail if re-exporting would change patches/BASE
 #   ci/patches.sh check-each   [--base BASE]  build every commit alone and run its unit tests
 #   ci/patches.sh check-format [--base BASE]  SPDK's scripts/check_format.sh on the series
+#                                             (only the checkers in $CHECKERS, if set)
 #
 # Work on the series in build/BASE/spdk (git commit, rebase -i, ...), then export.
 source "$(dirname "$0")/lib.sh"
@@ -102,11 +103,26 @@ check-format)
 	"$ROOT/ci/build.sh" --base "$BASE" tree
 	# check_format.sh looks at the files git tracks; the nested sources we
 	# cloned into dpdk/ and isa-l*/ are not part of the series.
-	(cd "$TREE" && scripts/check_format.sh) >"$BUILD_DIR/$BASE/check_format.log" 2>&1 || {
+	script=scripts/check_format.sh
+	what="scripts/check_format.sh"
+	if [[ -n ${CHECKERS:-} ]]; then
+		# Only the checkers named (space-separated), for the file types the
+		# series changes: a copy of the script whose main body calls no other.
+		# (Not every base's script takes checker names as arguments.)
+		script=scripts/.check_format_selected.sh
+		awk -v keep=" $CHECKERS " '/^check_[a-z_]+ \|\| rc=1$/ && index(keep, " " $1 " ") == 0 { next } { print }' \
+			"$TREE/scripts/check_format.sh" >"$TREE/$script"
+		chmod +x "$TREE/$script"
+		what="scripts/check_format.sh ($(wc -w <<<"$CHECKERS") checkers: $CHECKERS)"
+	fi
+	rc=0
+	(cd "$TREE" && "$script") >"$BUILD_DIR/$BASE/check_format.log" 2>&1 || rc=$?
+	[[ $script == scripts/check_format.sh ]] || rm -f "$TREE/$script"
+	if ((rc != 0)); then
 		grep -vE '^ *(OK|$)' "$BUILD_DIR/$BASE/check_format.log" | tail -40 >&2
-		die "scripts/check_format.sh fails on patches/$BASE (log: build/$BASE/check_format.log)"
-	}
-	log "scripts/check_format.sh is clean on patches/$BASE"
+		die "$what fails on patches/$BASE (log: build/$BASE/check_format.log)"
+	fi
+	log "$what is clean on patches/$BASE"
 	;;
 *)
 	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
