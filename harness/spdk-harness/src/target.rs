@@ -171,6 +171,11 @@ impl Target {
             .ctx(|| format!("open {}", self.log_path.display()))?;
         let start_offset = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut cmd = Command::new(&self.bin);
+        // A crashing target dumps core in its working directory: keep that
+        // in the lab's directory, next to its log, and out of the caller's.
+        if let Some(dir) = self.log_path.parent() {
+            cmd.current_dir(dir);
+        }
         cmd.arg("-m")
             .arg(&self.opts.core_mask)
             .arg("--disable-cpumask-locks")

@@ -611,14 +611,15 @@ fn hit(lab: &mut Lab, run: &mut Running, op: Op, event: Event) -> Result<Hit> {
     }
 }
 
-/// The target did not exit within the bound: that is `bug`'s hang.
+/// The target did not exit within the bound: that is `bug`'s hang, named on
+/// the message's first line (the log tail follows).
 fn name_hang(e: Error, bug: Bug) -> Error {
     let msg = e.to_string();
-    if msg.contains("did not exit within") {
-        Error::Check(format!("{msg} ({bug})"))
-    } else {
-        e
+    if !msg.contains("did not exit within") {
+        return e;
     }
+    let (first, rest) = msg.split_once('\n').unwrap_or((&msg, ""));
+    Error::Check(format!("{first} ({bug})\n{rest}"))
 }
 
 /// Wait for the operation to end on its own.

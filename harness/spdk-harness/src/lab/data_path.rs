@@ -125,6 +125,7 @@ impl Lab {
             Memory::NoHuge { .. } => Memory::NoHuge { mib: 512 },
         };
         let mut child = Command::new(self.build.spdk_dd())
+            .current_dir(self.dir.path())
             .args(["-m", "0x2", "--disable-cpumask-locks"])
             .args(mem.args())
             .arg(format!("--json={}", cfg.display()))
