@@ -210,16 +210,20 @@ cells! {
     inflate_stop: Inflate Stop;
 }
 
-/// Methods a cell can't do without: checksums for the passes (and for the
-/// checksum every cell registers on `s` first), stop for the stop cells.
-fn needs(_op: Op, event: Event) -> &'static [&'static str] {
-    match event {
-        Event::Stop => &[
+/// Methods a cell can't do without: checksums for the passes, stop for the
+/// stop cells. A shallow copy or an inflate runs on any target (upstream SPDK
+/// has no checksums): the checksum it must leave correct or remove is
+/// registered, and checked, where the target offers checksums.
+fn needs(op: Op, event: Event) -> &'static [&'static str] {
+    match (op, event) {
+        (Op::WholePass | Op::RangePass, Event::Stop) => &[
             "bdev_lvol_register_snapshot_checksum",
             "bdev_lvol_get_snapshot_checksum",
             steps::STOP_RPC,
         ],
-        _ => steps::CHECKSUM_RPCS,
+        (_, Event::Stop) => &[steps::STOP_RPC],
+        (Op::WholePass | Op::RangePass, _) => steps::CHECKSUM_RPCS,
+        (Op::ShallowCopy | Op::Inflate, _) => &[],
     }
 }
 
@@ -231,6 +235,8 @@ struct Chain {
     vol: Vec<u8>,
     /// `s`, whole.
     s: Vec<u8>,
+    /// Checksums of `s` are offered.
+    checksums: bool,
     /// Range checksums of `s` are offered.
     ranges: bool,
 }
@@ -260,10 +266,12 @@ fn build_chain(lab: &mut Lab) -> Result<Chain> {
     )?;
     // The export of vol claims nothing `s` needs; reads of it come later.
     lab.unexport(&vol)?;
-    let ranges = steps::has_ranges(lab)?;
+    let checksums = lab.missing_methods(steps::CHECKSUM_RPCS)?.is_empty();
+    let ranges = checksums && steps::has_ranges(lab)?;
     Ok(Chain {
         vol: model,
         s,
+        checksums,
         ranges,
     })
 }
@@ -293,9 +301,11 @@ fn run_cell(lab: &mut Lab, op: Op, event: Event) -> Result<String> {
     let range = op == Op::RangePass && chain.ranges;
     // Every cell starts with a checksum of `s` registered: the copy and the
     // inflate must leave it correct or remove it; a pass replaces it.
-    lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
-        name: format!("{LVS}/s"),
-    })?;
+    if chain.checksums {
+        lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+            name: format!("{LVS}/s"),
+        })?;
+    }
     if op == Op::ShallowCopy {
         lab.add_disk("dst", LVOL_MIB + 4)?;
     }
@@ -339,7 +349,7 @@ fn run_cell(lab: &mut Lab, op: Op, event: Event) -> Result<String> {
     let what = hit.what;
     let copied = check_after(lab, &chain, op, event, range, &held)?;
     Ok(format!(
-        "{what} in {:.0} ms; op {}{}{}",
+        "{what} in {:.0} ms; op {}{}{}{}",
         event_secs * 1000.0,
         match &ended {
             Ended::Done => "completed".to_string(),
@@ -351,6 +361,11 @@ fn run_cell(lab: &mut Lab, op: Op, event: Event) -> Result<String> {
             " (whole pass: no range checksums offered)"
         } else {
             ""
+        },
+        if chain.checksums {
+            ""
+        } else {
+            " (no checksums offered)"
         }
     ))
 }
@@ -770,44 +785,46 @@ fn check_after(
     )?;
 
     // Checksums of `s` against what it holds on disk.
-    let s_alias = format!("{LVS}/s");
-    match lab.tgt.call(&BdevLvolGetSnapshotChecksum {
-        name: s_alias.clone(),
-    }) {
-        Ok(c) => {
-            let want = crc_of(&chain.s, allocated);
-            ensure_eq!(
-                c.checksum,
-                want,
-                "checksum of s: it must cover exactly the clusters s holds ({allocated:?}), or be absent"
-            );
-        }
-        Err(e) if e.errno() == Some(Errno::ENODEV) => {}
-        Err(e) => fail!("bdev_lvol_get_snapshot_checksum of s: {e}"),
-    }
-    if range {
-        match lab.tgt.call(&BdevLvolGetSnapshotRangeChecksums {
-            name: s_alias,
-            cluster_start_index: 0,
-            cluster_count: CLUSTERS,
+    if chain.checksums {
+        let s_alias = format!("{LVS}/s");
+        match lab.tgt.call(&BdevLvolGetSnapshotChecksum {
+            name: s_alias.clone(),
         }) {
-            Ok(per) => {
-                for c in &per {
-                    ensure!(
-                        allocated.contains(&c.cluster_index),
-                        "range checksum of cluster {} of s, which s does not hold ({allocated:?})",
-                        c.cluster_index
-                    );
-                    ensure_eq!(
-                        c.checksum,
-                        crc_of(&chain.s, &[c.cluster_index]),
-                        "range checksum of cluster {} of s",
-                        c.cluster_index
-                    );
-                }
+            Ok(c) => {
+                let want = crc_of(&chain.s, allocated);
+                ensure_eq!(
+                    c.checksum,
+                    want,
+                    "checksum of s: it must cover exactly the clusters s holds ({allocated:?}), or be absent"
+                );
             }
             Err(e) if e.errno() == Some(Errno::ENODEV) => {}
-            Err(e) => fail!("bdev_lvol_get_snapshot_range_checksums of s: {e}"),
+            Err(e) => fail!("bdev_lvol_get_snapshot_checksum of s: {e}"),
+        }
+        if range {
+            match lab.tgt.call(&BdevLvolGetSnapshotRangeChecksums {
+                name: s_alias,
+                cluster_start_index: 0,
+                cluster_count: CLUSTERS,
+            }) {
+                Ok(per) => {
+                    for c in &per {
+                        ensure!(
+                            allocated.contains(&c.cluster_index),
+                            "range checksum of cluster {} of s, which s does not hold ({allocated:?})",
+                            c.cluster_index
+                        );
+                        ensure_eq!(
+                            c.checksum,
+                            crc_of(&chain.s, &[c.cluster_index]),
+                            "range checksum of cluster {} of s",
+                            c.cluster_index
+                        );
+                    }
+                }
+                Err(e) if e.errno() == Some(Errno::ENODEV) => {}
+                Err(e) => fail!("bdev_lvol_get_snapshot_range_checksums of s: {e}"),
+            }
         }
     }
     if op == Op::ShallowCopy
