@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::{ensure, ensure_eq};
 use lvs_inspect::{Blob, Parent, Store};
 use spdk_rpc::methods::{BdevInfo, LvolDriverInfo, LvolInfo, LvstoreInfo};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the target under test reports about its lvstores and lvols, to hold
 /// the disks against after it stops.
@@ -272,7 +272,26 @@ fn check_lvstore_growing<'a>(
             .iter()
             .any(|a| a.as_str() == format!("{}/{name}", lvs.name))
     };
-    // An lvol being deleted may be on disk or not, listed or not.
+    // An lvol being deleted may be on disk or not, listed or not. Its clone
+    // may already have taken its clusters and dropped it as parent (a merge
+    // that got that far): on disk the clone's parent is then the deleted
+    // lvol's own parent (by name here).
+    let lvols: Vec<_> = lvols.into_iter().collect();
+    let parent_of_deleted: BTreeMap<String, Option<String>> = lvols
+        .iter()
+        .filter(|(l, _)| deleted(&l.name))
+        .map(|(l, d)| (l.name.clone(), d.and_then(|d| d.base_snapshot.clone())))
+        .collect();
+    let clones_of_deleted: BTreeMap<String, Vec<String>> = lvols
+        .iter()
+        .filter(|(l, _)| deleted(&l.name))
+        .map(|(l, d)| {
+            (
+                l.name.clone(),
+                d.map(|d| d.clones.clone()).unwrap_or_default(),
+            )
+        })
+        .collect();
     let lvols: Vec<_> = lvols
         .into_iter()
         .filter(|(l, _)| !deleted(&l.name))
@@ -330,7 +349,28 @@ fn check_lvstore_growing<'a>(
         if !lost_last_clone {
             ensure_eq!(b.snapshot, l.is_snapshot, "{w}: snapshot");
         }
-        ensure_eq!(b.clone, l.is_clone, "{w}: clone");
+        // The listed parent is being deleted and the merge went through on
+        // disk: the lvol's parent is now the deleted one's own.
+        let merged = d
+            .and_then(|d| d.base_snapshot.as_deref())
+            .and_then(|p| parent_of_deleted.get(p))
+            .filter(|grandparent| {
+                let on_disk = match &b.parent {
+                    Parent::Blob { id } => Some(blob_name(s, *id)),
+                    _ => None,
+                };
+                on_disk.as_deref() == grandparent.as_deref()
+            })
+            .map(|g| g.as_deref());
+        if merged.is_none() {
+            ensure_eq!(b.clone, l.is_clone, "{w}: clone");
+        } else {
+            ensure_eq!(
+                b.clone,
+                merged.flatten().is_some(),
+                "{w}: clone (its parent's delete merged it into the grandparent)"
+            );
+        }
         ensure_eq!(b.esnap_clone, l.is_esnap_clone, "{w}: esnap clone");
         // Unknown only for a degraded lvol on a base that reports the count
         // in bdev_get_bdevs alone.
@@ -350,11 +390,19 @@ fn check_lvstore_growing<'a>(
             Parent::Blob { id } => (Some(blob_name(s, *id)), None),
             Parent::External { id } => (None, Some(id.clone())),
         };
-        ensure_eq!(
-            parent,
-            d.base_snapshot,
-            "{w}: parent on disk against base_snapshot"
-        );
+        if let Some(grandparent) = merged {
+            ensure_eq!(
+                parent.as_deref(),
+                grandparent,
+                "{w}: parent on disk after its parent's delete merged"
+            );
+        } else {
+            ensure_eq!(
+                parent,
+                d.base_snapshot,
+                "{w}: parent on disk against base_snapshot"
+            );
+        }
         ensure_eq!(
             esnap,
             d.external_snapshot_name,
@@ -364,7 +412,21 @@ fn check_lvstore_growing<'a>(
         clones.sort();
         let mut want = d.clones.clone();
         want.sort();
-        ensure_eq!(clones, want, "{w}: clones on disk against clones");
+        // A clone being deleted whose own clone it merged into: that clone
+        // takes its place.
+        let mut merged_clones: Vec<String> = want
+            .iter()
+            .flat_map(|c| {
+                clones_of_deleted
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| vec![c.clone()])
+            })
+            .collect();
+        merged_clones.sort();
+        if clones != merged_clones {
+            ensure_eq!(clones, want, "{w}: clones on disk against clones");
+        }
     }
     Ok(())
 }
@@ -505,6 +567,79 @@ mod tests {
         // A degraded lvol on such a base has no bdev: its count stays unknown.
         assert_eq!(l.lvols[1].0.num_allocated_clusters, None);
         assert!(l.lvols[1].1.is_none());
+    }
+
+    /// `p` <- `s` listed, `p` being deleted (a merge killed mid-way): on disk
+    /// `s` may still name `p`, or have no parent once the merge got there;
+    /// any other parent fails.
+    #[test]
+    fn a_clone_whose_parent_is_being_deleted_may_have_lost_it() {
+        let mut p = lvol("p", 1);
+        p.is_snapshot = true;
+        let mut s = lvol("s", 1);
+        s.is_clone = true;
+        let lvol_bdev = |name: &str, extra: serde_json::Value| -> BdevInfo {
+            let mut lvol = json!({
+                "lvol_store_uuid": "lvs0-uuid", "base_bdev": "disk0",
+                "thin_provision": true, "num_allocated_clusters": 1,
+                "snapshot": false, "clone": false
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                lvol[k] = v.clone();
+            }
+            serde_json::from_value(json!({
+                "name": format!("u-{name}"), "aliases": [format!("lvs0/{name}")],
+                "product_name": "Logical Volume", "block_size": 4096, "num_blocks": 4096,
+                "driver_specific": {"lvol": lvol}
+            }))
+            .unwrap()
+        };
+        let bp = lvol_bdev("p", json!({"snapshot": true, "clones": ["s"]}));
+        let bs = lvol_bdev("s", json!({"clone": true, "base_snapshot": "p"}));
+        let mut before = Listing::from_rpc(vec![lvstore("disk0", 98)], vec![p, s], &[bp, bs]);
+        let merged = |parent: Parent| {
+            let mut b = blob(2, "s", 2);
+            b.clone = !matches!(parent, Parent::None);
+            b.parent = parent;
+            vec![("disk0".to_string(), disk(vec![b]))]
+        };
+        // Not being deleted: a clone without its parent on disk fails.
+        assert!(check_restart(
+            &before,
+            &disks(),
+            &merged(Parent::None),
+            "after a Kill stop"
+        )
+        .is_err());
+        before.may_vanish("lvs0/p");
+        before.may_grow("lvs0/s");
+        check_restart(
+            &before,
+            &disks(),
+            &merged(Parent::None),
+            "after a Kill stop",
+        )
+        .unwrap();
+        // Still naming p, p still on disk: as listed.
+        let mut pb = blob(1, "p", 1);
+        pb.snapshot = true;
+        pb.read_only = true;
+        pb.clones = vec![2];
+        let mut sb = blob(2, "s", 1);
+        sb.clone = true;
+        sb.parent = Parent::Blob { id: 1 };
+        let stores = vec![("disk0".to_string(), disk(vec![pb, sb]))];
+        check_restart(&before, &disks(), &stores, "after a Kill stop").unwrap();
+        // Another parent: fails.
+        let e = check_restart(
+            &before,
+            &disks(),
+            &merged(Parent::Blob { id: 7 }),
+            "after a Kill stop",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("lvs0/s"), "{e}");
     }
 
     #[test]
