@@ -27,5 +27,5 @@ series_apis! {
     "spdk/lvol.h" spdk_lvol_get_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, *mut u64) -> i32;
     "spdk/lvol.h" spdk_lvol_get_snapshot_cluster_checksums: unsafe extern "C" fn(*mut spdk_lvol, u64, u64, *mut spdk_blob_cluster_checksum, *mut u64) -> i32;
     "vbdev_lvol.h" vbdev_lvol_register_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, bool, spdk_lvol_op_complete, *mut c_void);
-    "vbdev_lvol.h" vbdev_lvol_stop_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, spdk_lvol_op_complete, *mut c_void);
+    "vbdev_lvol.h" vbdev_lvol_stop_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, u64, spdk_lvol_op_complete, *mut c_void);
 }

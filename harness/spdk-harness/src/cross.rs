@@ -109,6 +109,7 @@ fn values_on(build: &SpdkBuild, shapes: &[Shape]) -> Result<Vec<u64>> {
         lab.tgt.ok(&BdevLvolSnapshot {
             lvol_name: vol.clone(),
             snapshot_name: format!("{}-snap", s.lvol()),
+            ..Default::default()
         })?;
         let snap = format!("lvs0/{}-snap", s.lvol());
         if !lab

@@ -74,6 +74,20 @@ pub const STALE_CHECKSUM: Bug = Bug {
     what: "a crash while an inflate, a decouple or a merge changes a snapshot's clusters leaves its old checksum on disk: it is removed only with the operation's last metadata update",
 };
 
+pub const RANGE_HOLES: Bug = Bug {
+    id: "range holes",
+    what: "bdev_lvol_get_snapshot_range_checksums gives no entry for a cluster the snapshot has not allocated, so Longhorn's delta rebuild, which compares the source's entries only, never flags a cluster only the destination holds: the rebuilt replica keeps its stale bytes",
+};
+pub const STOP_UNBOUNDED: Bug = Bug {
+    id: "unbounded stop",
+    what: "bdev_lvol_stop_snapshot_checksum answers only once the device has returned the pass's reads: on a stalled disk it outlasts Longhorn's 10 s polling loop and go-spdk-helper's 60 s timeout",
+};
+
+pub const FOREIGN_CHECKSUM: Bug = Bug {
+    id: "Longhorn #10399",
+    what: "a `checksum` xattr that is not a snapshot checksum (the SHA-512 Longhorn v1.8 keeps on its backing images) is reported as 'Bad length of checksum xattr' at error level at every listing, and a register or a merge into the snapshot replaces or removes it",
+};
+
 /// A scenario's steps and assertions: a key figure for the report, or an
 /// error that names what went wrong.
 pub type Run = fn(&mut Lab) -> Result<String>;

@@ -212,6 +212,7 @@ pub fn snapshot(lab: &mut Lab, lvol: &str, name: &str) -> Result<String> {
     lab.tgt.ok(&BdevLvolSnapshot {
         lvol_name: lvol.into(),
         snapshot_name: name.into(),
+        ..Default::default()
     })?;
     Ok(format!("{lvs}/{name}"))
 }
@@ -288,6 +289,19 @@ impl Latency {
     }
 }
 
+/// Set the read latency of delay bdev `delay` (average and p99) for the I/Os
+/// submitted from now on.
+pub fn set_read_latency(lab: &mut Lab, delay: &str, us: u64) -> Result<()> {
+    for kind in ["p99_read", "avg_read"] {
+        lab.tgt.ok(&BdevDelayUpdateLatency {
+            delay_bdev_name: delay.into(),
+            latency_type: kind.into(),
+            latency_us: us,
+        })?;
+    }
+    Ok(())
+}
+
 /// A delay bdev `name` over bdev `base`.
 pub fn delay_bdev(lab: &mut Lab, name: &str, base: &str, latency: Latency) -> Result<String> {
     lab.add_delay(name, base, latency.read_us, latency.write_us)
@@ -353,6 +367,28 @@ pub fn oracle_checksums(
     Ok((whole.finalize(), per))
 }
 
+/// What `bdev_lvol_get_snapshot_range_checksums` answers for clusters
+/// `start..start + count` of a snapshot of `clusters` clusters whose allocated
+/// clusters have the values `per` (as [`oracle_checksums`] gives them): one
+/// entry per cluster inside the snapshot, 0 where it has not allocated one.
+pub fn range_answer(
+    per: &[ClusterChecksum],
+    clusters: u64,
+    start: u64,
+    count: u64,
+) -> Vec<ClusterChecksum> {
+    let end = start.saturating_add(count).min(clusters);
+    (start..end)
+        .map(|i| ClusterChecksum {
+            cluster_index: i,
+            checksum: per
+                .iter()
+                .find(|c| c.cluster_index == i)
+                .map_or(0, |c| c.checksum),
+        })
+        .collect()
+}
+
 /// Send a request on `conn` without waiting for its answer.
 pub fn send<R: spdk_rpc::Rpc>(conn: &mut Client, req: &R) -> Result<Pending> {
     conn.send(req)
@@ -396,6 +432,26 @@ pub fn expect_interrupted(conn: &mut Client, p: Pending, snap: &str) -> Result<(
         Err(e) if e.errno() == Some(Errno::EINTR) => Ok(()),
         Err(e) => fail!("register of {snap} after the stop: expected -EINTR (-4), got {e}"),
     }
+}
+
+// ------------------------------------------------------------- the log
+
+/// Where the target's log ends now; [`errors_logged_since`] reads on from
+/// here (across restarts: each start appends to the same log).
+pub fn log_mark(lab: &Lab) -> u64 {
+    std::fs::metadata(lab.tgt.log_path()).map_or(0, |m| m.len())
+}
+
+/// The lines at error level (`*ERROR*`) the target logged after `mark`.
+pub fn errors_logged_since(lab: &Lab, mark: u64) -> Result<Vec<String>> {
+    let log = std::fs::read(lab.tgt.log_path())
+        .map_err(|e| Error::Tool(format!("read {}: {e}", lab.tgt.log_path().display())))?;
+    let from = (mark as usize).min(log.len());
+    Ok(String::from_utf8_lossy(&log[from..])
+        .lines()
+        .filter(|l| l.contains("*ERROR*"))
+        .map(|l| l.trim().to_string())
+        .collect())
 }
 
 // ------------------------------------------------------ refused deletes
@@ -531,6 +587,28 @@ mod tests {
         let r: std::result::Result<bool, _> =
             Err(rpc_error(spdk_rpc::code::INTERNAL_ERROR, "No such device"));
         assert!(expect_errno("delete", r, Errno::EBUSY).is_err());
+    }
+
+    #[test]
+    fn a_range_answer_has_every_cluster_inside_the_snapshot() {
+        let per = [
+            ClusterChecksum {
+                cluster_index: 1,
+                checksum: 11,
+            },
+            ClusterChecksum {
+                cluster_index: 3,
+                checksum: 33,
+            },
+        ];
+        let got: Vec<(u64, u64)> = range_answer(&per, 5, 0, 4)
+            .iter()
+            .map(|c| (c.cluster_index, c.checksum))
+            .collect();
+        assert_eq!(got, [(0, 0), (1, 11), (2, 0), (3, 33)]);
+        assert_eq!(range_answer(&per, 5, 3, u64::MAX).len(), 2);
+        assert!(range_answer(&per, 5, 5, 1).is_empty());
+        assert!(range_answer(&per, 5, u64::MAX, u64::MAX).is_empty());
     }
 
     #[test]

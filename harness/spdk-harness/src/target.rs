@@ -396,6 +396,16 @@ impl Target {
         Ok(())
     }
 
+    /// Run `build`'s spdk_tgt from the next start on (a disk moving between
+    /// builds); the target must be stopped.
+    pub fn use_build(&mut self, build: &SpdkBuild) -> Result<()> {
+        if self.child.is_some() {
+            return Err(Error::Tool(format!("{} is still running", self.opts.name)));
+        }
+        self.bin = build.spdk_tgt();
+        Ok(())
+    }
+
     /// Start the same binary again on the same socket and log.
     pub fn start_again(&mut self) -> Result<()> {
         if self.child.is_some() {

@@ -49,6 +49,7 @@ fn snapshot(lab: &mut Lab, lvol: &str, name: &str) -> Result<()> {
     lab.tgt.ok(&BdevLvolSnapshot {
         lvol_name: format!("lvs0/{lvol}"),
         snapshot_name: name.into(),
+        ..Default::default()
     })?;
     Ok(())
 }

@@ -295,10 +295,14 @@ pub struct BdevLvolCreate {
 }
 rpc!(BdevLvolCreate, "bdev_lvol_create", String);
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BdevLvolSnapshot {
     pub lvol_name: String,
     pub snapshot_name: String,
+    /// Public xattrs the snapshot is created with (`name` -> text, stored
+    /// with its NUL): Longhorn's base has this parameter, upstream does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xattrs: Option<std::collections::BTreeMap<String, String>>,
 }
 rpc!(BdevLvolSnapshot, "bdev_lvol_snapshot", String);
 

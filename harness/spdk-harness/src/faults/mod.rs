@@ -599,6 +599,7 @@ fn hit(lab: &mut Lab, run: &mut Running, op: Op, event: Event) -> Result<Hit> {
                 &BdevLvolSnapshot {
                     lvol_name: format!("{LVS}/vol"),
                     snapshot_name: "s2".into(),
+                    ..Default::default()
                 },
                 None,
             )?;

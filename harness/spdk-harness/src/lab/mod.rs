@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod data_path;
+pub mod disk_edit;
 mod restart;
 
 pub use restart::{Reattach, Restart};
@@ -135,6 +136,8 @@ pub struct Lab {
     /// calls it a hang: [`crate::target::STOP_TIMEOUT`] unless a scenario
     /// holds the target to a tighter bound.
     pub stop_bound: Duration,
+    /// The build the next restart starts ([`Lab::restart_on`]).
+    next_build: Option<SpdkBuild>,
     writes: u32,
     dd_runs: u32,
     // Last: removed after the targets above are dropped (killed).
@@ -178,6 +181,7 @@ impl Lab {
             deleting: vec![],
             known_findings: vec![],
             stop_bound: crate::target::STOP_TIMEOUT,
+            next_build: None,
             writes: 0,
             dd_runs: 0,
             dir,

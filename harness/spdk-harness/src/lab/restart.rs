@@ -81,6 +81,20 @@ impl Lab {
         self.restart_checking(how, reattach, |_| Ok(()), check)
     }
 
+    /// [`Lab::restart_inspecting`], starting `build`'s spdk_tgt on the disks
+    /// (a node upgraded or downgraded between builds): the disks are checked
+    /// against what the old build listed before its stop, and `check` gets
+    /// what the inspector read.
+    pub fn restart_on<T>(
+        &mut self,
+        build: crate::build::SpdkBuild,
+        how: Restart,
+        check: impl FnOnce(&[(String, Store)]) -> Result<T>,
+    ) -> Result<T> {
+        self.next_build = Some(build);
+        self.restart_checking(how, Reattach::All, |_| Ok(()), check)
+    }
+
     /// [`Lab::restart_inspecting`], with `trigger` run on the lab right after
     /// the listing is taken and before the stop: what makes the target exit
     /// for [`Restart::Exiting`] (`spdk_kill_instance`, say).
@@ -141,7 +155,11 @@ impl Lab {
             offline::check_restart(&before, &files, &stores, &when)?;
             check(&stores)
         });
-        let started = self.start_target_with(reattach);
+        let started = match self.next_build.take() {
+            Some(b) => self.tgt.use_build(&b).map(|()| self.build = b),
+            None => Ok(()),
+        }
+        .and_then(|()| self.start_target_with(reattach));
         log_line(&format!(
             "restart ({how:?}{}) with inspection took {:.2}s",
             match reattach {

@@ -227,6 +227,7 @@ fn bad_input(lab: &mut Lab) -> Result<String> {
         rpc.call(&BdevLvolSnapshot {
             lvol_name: "lvs0/no_such_lvol".into(),
             snapshot_name: "s2".into(),
+            ..Default::default()
         }),
         enodev,
         "No such device",

@@ -13,6 +13,7 @@ pub mod busy_delete;
 pub mod checksum;
 pub mod detach;
 pub mod lifecycle;
+pub mod longhorn;
 pub mod shared_image;
 
 /// Every scenario, in report order.
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(busy_delete::scenarios());
     v.extend(shared_image::scenarios());
     v.extend(lifecycle::scenarios());
+    v.extend(longhorn::scenarios());
     v.extend(crate::faults::scenarios());
     v
 }
