@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod cross;
+pub mod cross_disks;
 pub mod data;
 pub mod error;
 pub mod faults;

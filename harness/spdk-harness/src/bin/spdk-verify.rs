@@ -3,6 +3,7 @@
 //!
 //!   spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]
 //!   spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...
+//!   spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...
 //!
 //! `--expect-bugs` is for a build that still has the bugs our series fixes (the
 //! unpatched Longhorn base): each scenario that proves a bug fixed must fail
@@ -11,20 +12,30 @@
 //! `--cross-checksums` writes the same snapshot contents into a target of each
 //! build (two or more) and compares their checksums with each other and with
 //! the oracle.
+//!
+//! `--cross-disks` moves an lvstore written by a target of each build to a
+//! target of each other build (upgrade and downgrade) and checks what carries
+//! over: lvols, bytes, checksums, per-cluster values, a backing image's xattr.
 
 use spdk_harness::build::SpdkBuild;
 use spdk_harness::lab::Faults;
 use spdk_harness::outcome::{Expect, Outcome};
-use spdk_harness::{cross, report, scenarios};
+use spdk_harness::{cross, cross_disks, report, scenarios};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...";
+const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cross {
+    Checksums,
+    Disks,
+}
 
 fn main() -> ExitCode {
     let mut junit = None;
     let mut title = None;
     let mut expect_bugs = false;
-    let mut cross = false;
+    let mut cross = None;
     let mut names = vec![];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -32,7 +43,8 @@ fn main() -> ExitCode {
             "--junit" => junit = args.next(),
             "--title" => title = args.next(),
             "--expect-bugs" => expect_bugs = true,
-            "--cross-checksums" => cross = true,
+            "--cross-checksums" => cross = Some(Cross::Checksums),
+            "--cross-disks" => cross = Some(Cross::Disks),
             "--list" => {
                 for s in scenarios::all() {
                     let bug = s.bug.map(|b| format!(" [{}]", b.id)).unwrap_or_default();
@@ -50,11 +62,15 @@ fn main() -> ExitCode {
     let base = std::env::var("SPDK_BASE").unwrap_or_else(|_| "master".into());
     let kind = std::env::var("SPDK_HARNESS_BASE_BDEV").unwrap_or_else(|_| "aio".into());
 
-    let (suite, title, outcomes) = if cross {
+    let (suite, title, outcomes) = if let Some(cross) = cross {
+        let flag = match cross {
+            Cross::Checksums => "--cross-checksums",
+            Cross::Disks => "--cross-disks",
+        };
         let mut builds = vec![];
         for n in &names {
             let Some((label, tree)) = n.split_once('=') else {
-                eprintln!("--cross-checksums takes LABEL=TREE arguments, got {n}\n{USAGE}");
+                eprintln!("{flag} takes LABEL=TREE arguments, got {n}\n{USAGE}");
                 return ExitCode::from(2);
             };
             match SpdkBuild::at(tree, label) {
@@ -66,19 +82,40 @@ fn main() -> ExitCode {
             }
         }
         if builds.len() < 2 {
-            eprintln!("--cross-checksums needs two builds or more\n{USAGE}");
+            eprintln!("{flag} needs two builds or more\n{USAGE}");
             return ExitCode::from(2);
         }
         let labels: Vec<&str> = builds.iter().map(|(l, _)| l.as_str()).collect();
-        eprintln!("[verify] checksums across {} ...", labels.join(", "));
-        let o = cross::run(&builds);
-        (
-            format!("cross-checksums-{}", labels.join("-")),
-            title.unwrap_or_else(|| {
-                format!("checksums across implementations: {}", labels.join(", "))
-            }),
-            o,
-        )
+        match cross {
+            Cross::Checksums => {
+                eprintln!("[verify] checksums across {} ...", labels.join(", "));
+                let o = cross::run(&builds);
+                (
+                    format!("cross-checksums-{}", labels.join("-")),
+                    title.unwrap_or_else(|| {
+                        format!("checksums across implementations: {}", labels.join(", "))
+                    }),
+                    o,
+                )
+            }
+            Cross::Disks => {
+                eprintln!("[verify] disks moved between {} ...", labels.join(", "));
+                let o = cross_disks::run(&builds);
+                for x in &o {
+                    match &x.result {
+                        Ok(f) => eprintln!("[verify] {} PASS ({:.1}s): {f}", x.name, x.secs),
+                        Err(e) => eprintln!("[verify] {} FAIL ({:.1}s):\n{e}", x.name, x.secs),
+                    }
+                }
+                (
+                    format!("cross-disks-{}", labels.join("-")),
+                    title.unwrap_or_else(|| {
+                        format!("disks moved between builds: {}", labels.join(", "))
+                    }),
+                    o,
+                )
+            }
+        }
     } else {
         let all = scenarios::all();
         let chosen: Vec<_> = if names.is_empty() {
