@@ -27,7 +27,8 @@ use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart, CLUSTER, MIB};
 use crate::offline::store;
 use crate::outcome::{
-    Bug, Scenario, CHECKSUM_UNSTOPPABLE, FORCED_REMOVAL, HOT_REMOVE_HANG, SHUTDOWN_HANG,
+    Bug, Scenario, CHECKSUM_UNSTOPPABLE, FORCED_REMOVAL, HOT_REMOVE_HANG, RANGE_HOLES,
+    SHUTDOWN_HANG,
 };
 use crate::steps::{self, poll, Latency};
 use crate::{ensure, ensure_eq, fail};
@@ -809,17 +810,25 @@ fn check_after(
                 cluster_count: CLUSTERS,
             }) {
                 Ok(per) => {
+                    // One entry per cluster of s: the CRC of a cluster it
+                    // holds, 0 for one it does not.
+                    ensure_eq!(
+                        per.iter().map(|c| c.cluster_index).collect::<Vec<_>>(),
+                        (0..CLUSTERS).collect::<Vec<_>>(),
+                        "clusters of s's range checksums ({RANGE_HOLES})"
+                    );
                     for c in &per {
-                        ensure!(
-                            allocated.contains(&c.cluster_index),
-                            "range checksum of cluster {} of s, which s does not hold ({allocated:?})",
-                            c.cluster_index
-                        );
+                        let want = if allocated.contains(&c.cluster_index) {
+                            crc_of(&chain.s, &[c.cluster_index])
+                        } else {
+                            0
+                        };
                         ensure_eq!(
                             c.checksum,
-                            crc_of(&chain.s, &[c.cluster_index]),
-                            "range checksum of cluster {} of s",
-                            c.cluster_index
+                            want,
+                            "range checksum of cluster {} of s, which s {} ({allocated:?})",
+                            c.cluster_index,
+                            if want == 0 { "does not hold" } else { "holds" }
                         );
                     }
                 }
