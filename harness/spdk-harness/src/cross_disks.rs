@@ -20,7 +20,9 @@ use crate::error::Result;
 use crate::lab::{BaseKind, Lab, Restart, CLUSTER, MIB};
 use crate::offline::on_disk;
 use crate::outcome::{Expect, Outcome};
-use crate::steps::{clone_snapshot, has_ranges, snapshot, thin_lvol};
+use crate::steps::{
+    backing_image_sha512, backing_image_snapshot, clone_snapshot, has_ranges, snapshot, thin_lvol,
+};
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::methods::*;
 use spdk_rpc::Errno;
@@ -106,22 +108,7 @@ fn write(lab: &mut Lab) -> Result<Written> {
     let head = thin_lvol(lab, "lvs0", "bi-head", mib)?;
     fill(lab, &head, 0, 820)?;
     lab.unexport(&head)?;
-    let sha: String = (0..128)
-        .map(|i| b"0123456789abcdef"[(i * 5 + 1) % 16] as char)
-        .collect();
-    let backing_image = lab
-        .tgt
-        .call(&BdevLvolSnapshot {
-            lvol_name: head.clone(),
-            snapshot_name: "bi".into(),
-            xattrs: Some([("checksum".to_string(), sha.clone())].into()),
-        })
-        .ok()
-        .map(|_| {
-            let mut v = sha.into_bytes();
-            v.push(0);
-            v
-        });
+    let backing_image = backing_image_snapshot(lab, &head, "bi")?.then(backing_image_sha512);
     let mut bytes = vec![];
     for l in [&vol, &s0, &s1, &c] {
         bytes.push((l.clone(), lab.read(l, 0, CLUSTERS * CLUSTER)?));
@@ -134,6 +121,36 @@ fn write(lab: &mut Lab) -> Result<Written> {
         bytes,
         backing_image,
     })
+}
+
+/// The target holds what `w` says was written: the lvols (`loaded`, as
+/// [`lvols_of`] lists them), their bytes and the whole checksums.
+fn expect_written(
+    lab: &mut Lab,
+    w: &Written,
+    loaded: BTreeMap<String, (bool, bool, u64, Option<String>)>,
+    when: &str,
+) -> Result<()> {
+    ensure_eq!(
+        loaded,
+        w.lvols,
+        "lvols (snapshot, clone, clusters, parent) {when} against what was written"
+    );
+    for (l, want) in &w.bytes {
+        let got = lab.read(l, 0, CLUSTERS * CLUSTER)?;
+        expect_bytes(&format!("{l} {when}"), &got, want)?;
+        lab.unexport(l)?;
+    }
+    for (s, want) in &w.checksums {
+        ensure_eq!(
+            lab.tgt
+                .ok(&BdevLvolGetSnapshotChecksum { name: s.clone() })?
+                .checksum,
+            *want,
+            "checksum of {s} {when}"
+        );
+    }
+    Ok(())
 }
 
 /// Move the disk of `from` to `to` and check what carried over. Returns what
@@ -161,25 +178,7 @@ fn move_disk(from: &SpdkBuild, to: &(String, SpdkBuild)) -> Result<String> {
     if loaded.is_empty() && refuses_long_names(from, &to.1) {
         return names_do_not_carry(&mut lab, from, label, &w);
     }
-    ensure_eq!(
-        loaded,
-        w.lvols,
-        "lvols (snapshot, clone, clusters, parent) on {label} against what was written"
-    );
-    for (l, want) in &w.bytes {
-        let got = lab.read(l, 0, CLUSTERS * CLUSTER)?;
-        expect_bytes(&format!("{l} on {label}"), &got, want)?;
-        lab.unexport(l)?;
-    }
-    for (s, want) in &w.checksums {
-        ensure_eq!(
-            lab.tgt
-                .ok(&BdevLvolGetSnapshotChecksum { name: s.clone() })?
-                .checksum,
-            *want,
-            "checksum of {s} on {label}"
-        );
-    }
+    expect_written(&mut lab, &w, loaded, &format!("on {label}"))?;
     let mut notes = vec![format!("{} checksums", w.checksums.len())];
     let to_ranges = has_ranges(&mut lab)?;
     match (&w.ranges, to_ranges) {
@@ -316,27 +315,13 @@ fn names_do_not_carry(lab: &mut Lab, from: &SpdkBuild, label: &str, w: &Written)
     );
     lab.tgt.check_alive()?;
     lab.restart_on(from.clone(), Restart::Graceful, |_| Ok(()))?;
-    ensure_eq!(
-        lvols_of(lab)?,
-        w.lvols,
-        "lvols back on {} after {label} refused them",
-        from.base
-    );
-    for (l, want) in &w.bytes {
-        let got = lab.read(l, 0, CLUSTERS * CLUSTER)?;
-        expect_bytes(&format!("{l} back on {}", from.base), &got, want)?;
-        lab.unexport(l)?;
-    }
-    for (s, want) in &w.checksums {
-        ensure_eq!(
-            lab.tgt
-                .ok(&BdevLvolGetSnapshotChecksum { name: s.clone() })?
-                .checksum,
-            *want,
-            "checksum of {s} back on {}",
-            from.base
-        );
-    }
+    let loaded = lvols_of(lab)?;
+    expect_written(
+        lab,
+        w,
+        loaded,
+        &format!("back on {} after {label} refused them", from.base),
+    )?;
     Ok(format!(
         "does not carry: {refused} lvols refused on {label} (\"Cannot assign lvol name\": Longhorn pads names to 256 bytes, upstream takes 64); back on {}, all {} lvols, bytes and checksums intact",
         from.base,

@@ -621,23 +621,14 @@ mod tests {
             b.parent = parent;
             vec![("disk0".to_string(), disk(vec![b]))]
         };
+        let kill_check = |before: &Listing, st: &[(String, Store)]| {
+            check_restart(before, &disks(), st, "after a Kill stop")
+        };
         // Not being deleted: a clone without its parent on disk fails.
-        assert!(check_restart(
-            &before,
-            &disks(),
-            &merged(Parent::None),
-            "after a Kill stop"
-        )
-        .is_err());
+        assert!(kill_check(&before, &merged(Parent::None)).is_err());
         before.may_vanish("lvs0/p");
         before.may_grow("lvs0/s");
-        check_restart(
-            &before,
-            &disks(),
-            &merged(Parent::None),
-            "after a Kill stop",
-        )
-        .unwrap();
+        kill_check(&before, &merged(Parent::None)).unwrap();
         // Still naming p, p still on disk: as listed.
         let mut pb = blob(1, "p", 1);
         pb.snapshot = true;
@@ -647,16 +638,11 @@ mod tests {
         sb.clone = true;
         sb.parent = Parent::Blob { id: 1 };
         let stores = vec![("disk0".to_string(), disk(vec![pb, sb]))];
-        check_restart(&before, &disks(), &stores, "after a Kill stop").unwrap();
+        kill_check(&before, &stores).unwrap();
         // Another parent: fails.
-        let e = check_restart(
-            &before,
-            &disks(),
-            &merged(Parent::Blob { id: 7 }),
-            "after a Kill stop",
-        )
-        .unwrap_err()
-        .to_string();
+        let e = kill_check(&before, &merged(Parent::Blob { id: 7 }))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("lvs0/s"), "{e}");
 
         // p already gone from the listing: s listed as a clone whose parent
@@ -667,21 +653,9 @@ mod tests {
         let mut before = Listing::from_rpc(vec![lvstore("disk0", 98)], vec![s2], &[bs2]);
         before.may_vanish("lvs0/p");
         before.may_grow("lvs0/s");
-        check_restart(
-            &before,
-            &disks(),
-            &merged(Parent::None),
-            "after a Kill stop",
-        )
-        .unwrap();
-        check_restart(&before, &disks(), &stores, "after a Kill stop").unwrap();
-        assert!(check_restart(
-            &before,
-            &disks(),
-            &merged(Parent::Blob { id: 7 }),
-            "after a Kill stop"
-        )
-        .is_err());
+        kill_check(&before, &merged(Parent::None)).unwrap();
+        kill_check(&before, &stores).unwrap();
+        assert!(kill_check(&before, &merged(Parent::Blob { id: 7 })).is_err());
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub const RANGE_RPCS: &[&str] = &[
     "bdev_lvol_get_snapshot_range_checksums",
 ];
 pub const STOP_RPC: &str = "bdev_lvol_stop_snapshot_checksum";
+/// Whole-snapshot checksums and their stop.
+pub const STOP_RPCS: &[&str] = &[
+    "bdev_lvol_register_snapshot_checksum",
+    "bdev_lvol_get_snapshot_checksum",
+    STOP_RPC,
+];
 
 /// Does the target offer range checksums?
 pub fn has_ranges(lab: &mut Lab) -> Result<bool> {
@@ -217,6 +223,33 @@ pub fn snapshot(lab: &mut Lab, lvol: &str, name: &str) -> Result<String> {
     Ok(format!("{lvs}/{name}"))
 }
 
+/// What Longhorn v1.8 stores in a backing image's `checksum` xattr: the
+/// image's SHA-512 in hex, with its NUL (129 bytes).
+pub fn backing_image_sha512() -> Vec<u8> {
+    let mut v: Vec<u8> = (0..128)
+        .map(|i| b"0123456789abcdef"[(i * 7 + 3) % 16])
+        .collect();
+    v.push(0);
+    v
+}
+
+/// Snapshot `lvol` as `name` the way Longhorn v1.8 makes a backing image:
+/// created with [`backing_image_sha512`] in its `checksum` xattr. Returns
+/// false, and makes nothing, where the base's `bdev_lvol_snapshot` takes no
+/// xattrs (upstream).
+pub fn backing_image_snapshot(lab: &mut Lab, lvol: &str, name: &str) -> Result<bool> {
+    let sha = backing_image_sha512();
+    let text = String::from_utf8_lossy(&sha[..sha.len() - 1]).into_owned();
+    Ok(lab
+        .tgt
+        .call(&BdevLvolSnapshot {
+            lvol_name: lvol.into(),
+            snapshot_name: name.into(),
+            xattrs: Some([("checksum".to_string(), text)].into()),
+        })
+        .is_ok())
+}
+
 /// Clone snapshot `snap` (an alias `lvs/name`) as `name`; returns `lvs/name`.
 pub fn clone_snapshot(lab: &mut Lab, snap: &str, name: &str) -> Result<String> {
     let lvs = lvs_of(snap)?;
@@ -292,10 +325,20 @@ impl Latency {
 /// Set the read latency of delay bdev `delay` (average and p99) for the I/Os
 /// submitted from now on.
 pub fn set_read_latency(lab: &mut Lab, delay: &str, us: u64) -> Result<()> {
-    for kind in ["p99_read", "avg_read"] {
+    set_latency(lab, delay, "read", us)
+}
+
+/// Set the write latency of delay bdev `delay` (average and p99) for the
+/// I/Os submitted from now on.
+pub fn set_write_latency(lab: &mut Lab, delay: &str, us: u64) -> Result<()> {
+    set_latency(lab, delay, "write", us)
+}
+
+fn set_latency(lab: &mut Lab, delay: &str, io: &str, us: u64) -> Result<()> {
+    for kind in [format!("p99_{io}"), format!("avg_{io}")] {
         lab.tgt.ok(&BdevDelayUpdateLatency {
             delay_bdev_name: delay.into(),
-            latency_type: kind.into(),
+            latency_type: kind,
             latency_us: us,
         })?;
     }

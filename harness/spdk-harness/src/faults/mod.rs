@@ -312,13 +312,7 @@ fn run_cell(lab: &mut Lab, op: Op, event: Event) -> Result<String> {
     }
     if op == Op::Inflate {
         // Each cluster the inflate copies is written too: it lasts seconds.
-        for kind in ["avg_write", "p99_write"] {
-            lab.tgt.ok(&BdevDelayUpdateLatency {
-                delay_bdev_name: SLOW.into(),
-                latency_type: kind.into(),
-                latency_us: WRITE_DELAY_US,
-            })?;
-        }
+        steps::set_write_latency(lab, SLOW, WRITE_DELAY_US)?;
     }
     // The bdevs a refused delete must leave serving.
     match event {
@@ -843,12 +837,7 @@ fn check_after(
             Event::HotRemove | Event::Sigterm | Event::KillInstance
         )
     {
-        let dst = lab
-            .disks()
-            .iter()
-            .find(|d| d.name == "dst")
-            .and_then(|d| d.file.clone())
-            .ok_or_else(|| Error::Tool("the copy's destination has no file".into()))?;
+        let dst = lab.disk_file("dst")?;
         let bytes =
             std::fs::read(&dst).map_err(|e| Error::Tool(format!("read {}: {e}", dst.display())))?;
         let (a, b) = (

@@ -413,6 +413,14 @@ impl Lab {
         self.attach(&disk)
     }
 
+    /// The backing file of base disk `name` (AIO, or the exporter's AIO).
+    pub fn disk_file(&self, name: &str) -> Result<PathBuf> {
+        self.disk(name)?
+            .file
+            .clone()
+            .ok_or_else(|| Error::Tool(format!("{name} has no file")))
+    }
+
     fn disk(&self, name: &str) -> Result<&Disk> {
         self.disks
             .iter()

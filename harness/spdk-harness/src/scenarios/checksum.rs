@@ -10,18 +10,12 @@ use crate::outcome::{Scenario, CHECKSUM_UNSTOPPABLE, RANGE_HOLES};
 use crate::steps::{
     create_lvol, expect_interrupted, expect_rpc_error, has_ranges, oracle_checksums, range_answer,
     slow_lvstore, snapshot, start_pass, stop_running_pass, thick_lvol, Clear, Latency, Provision,
-    CHECKSUM_RPCS, CRC64_GO_ISO, STOP_RPC,
+    CHECKSUM_RPCS, CRC64_GO_ISO, STOP_RPCS,
 };
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::methods::*;
 use spdk_rpc::{Errno, RpcError};
 use std::time::Instant;
-
-const STOP_RPCS: &[&str] = &[
-    "bdev_lvol_register_snapshot_checksum",
-    "bdev_lvol_get_snapshot_checksum",
-    STOP_RPC,
-];
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![

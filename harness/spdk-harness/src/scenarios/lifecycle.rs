@@ -369,12 +369,7 @@ fn crash_trial(
         std::thread::sleep(rest);
     }
     let name = format!("s{n}");
-    let file = lab
-        .disks()
-        .iter()
-        .find(|d| d.name == "disk0")
-        .and_then(|d| d.file.clone())
-        .ok_or_else(|| Error::Tool("disk0 has no file".into()))?;
+    let file = lab.disk_file("disk0")?;
     // The operation was killed: the snapshot may hold more clusters than
     // listed, and the lvstore fewer free ones; a parent being deleted may be
     // on disk or not.

@@ -26,9 +26,10 @@ use crate::lab::{Lab, CLUSTER, MIB};
 use crate::offline::on_disk;
 use crate::outcome::{Scenario, FOREIGN_CHECKSUM, RANGE_HOLES, STOP_UNBOUNDED};
 use crate::steps::{
-    clone_snapshot, errors_logged_since, expect_errno, expect_interrupted, has_ranges, log_mark,
-    oracle_checksums, range_answer, set_read_latency, slow_lvstore, snapshot, start_pass,
-    thick_lvol, thin_lvol, Latency, CHECKSUM_RPCS, RANGE_RPCS, STOP_RPC,
+    backing_image_sha512, backing_image_snapshot, clone_snapshot, errors_logged_since,
+    expect_errno, expect_interrupted, has_ranges, log_mark, oracle_checksums, range_answer,
+    set_read_latency, slow_lvstore, snapshot, start_pass, thick_lvol, thin_lvol, Latency,
+    CHECKSUM_RPCS, RANGE_RPCS, STOP_RPCS,
 };
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::methods::*;
@@ -41,11 +42,6 @@ const REBUILD_RPCS: &[&str] = &[
     "bdev_lvol_get_snapshot_checksum",
     "bdev_lvol_register_snapshot_range_checksums",
     "bdev_lvol_get_snapshot_range_checksums",
-];
-const STOP_RPCS: &[&str] = &[
-    "bdev_lvol_register_snapshot_checksum",
-    "bdev_lvol_get_snapshot_checksum",
-    STOP_RPC,
 ];
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -289,6 +285,25 @@ fn range(
     })
 }
 
+/// The answer for `(start, count)` is [`range_answer`]'s for a snapshot of
+/// `clusters` clusters whose allocated ones have the values `per`.
+fn expect_range(
+    lab: &mut Lab,
+    snap: &str,
+    (per, clusters): (&[ClusterChecksum], u64),
+    (start, count): (u64, u64),
+    when: &str,
+) -> Result<()> {
+    let got = range(lab, snap, start, count)
+        .map_err(|e| Error::Check(format!("range ({start}, {count}) {when}: {e}")))?;
+    ensure_eq!(
+        got,
+        range_answer(per, clusters, start, count),
+        "range ({start}, {count}) of a snapshot of {clusters} clusters {when} ({RANGE_HOLES})"
+    );
+    Ok(())
+}
+
 fn range_bounds(lab: &mut Lab) -> Result<String> {
     lab.create_lvstore("disk0", "lvs0", 256)?;
     let vol = thin_lvol(lab, "lvs0", "vol", 64)?;
@@ -327,14 +342,8 @@ fn range_bounds(lab: &mut Lab) -> Result<String> {
         "the engine's probe (0, 1), cluster 0 unallocated ({RANGE_HOLES})"
     );
     // Every cluster of a range, 0 for those not allocated.
-    for (start, count) in [(0, clusters), (1, 3), (5, 1), (10, 6)] {
-        let got = range(lab, &snap, start, count)
-            .map_err(|e| Error::Check(format!("range ({start}, {count}): {e}")))?;
-        ensure_eq!(
-            got,
-            range_answer(&per, clusters, start, count),
-            "range ({start}, {count}) of {clusters} clusters ({RANGE_HOLES})"
-        );
+    for r in [(0, clusters), (1, 3), (5, 1), (10, 6)] {
+        expect_range(lab, &snap, (&per, clusters), r, "inside it")?;
     }
     // Past the end: stops at the last cluster, or answers [].
     let past: [(u64, u64); 4] = [
@@ -343,14 +352,8 @@ fn range_bounds(lab: &mut Lab) -> Result<String> {
         (clusters + 1000, 256),
         (u64::MAX, 1),
     ];
-    for (start, count) in past {
-        let got = range(lab, &snap, start, count)
-            .map_err(|e| Error::Check(format!("range ({start}, {count}) past the end: {e}")))?;
-        ensure_eq!(
-            got,
-            range_answer(&per, clusters, start, count),
-            "range ({start}, {count}) of a snapshot of {clusters} clusters"
-        );
+    for r in past {
+        expect_range(lab, &snap, (&per, clusters), r, "past the end")?;
     }
     // A count of 0, and counts no answer should allocate: -EINVAL, at once.
     for (start, count) in [(0, 0), (0, 65537), (0, u64::MAX), (u64::MAX, u64::MAX)] {
@@ -371,11 +374,13 @@ fn range_bounds(lab: &mut Lab) -> Result<String> {
         );
     }
     // The largest count allowed answers what exists.
-    ensure_eq!(
-        range(lab, &snap, 0, 65536).map_err(|e| Error::Check(format!("range (0, 65536): {e}")))?,
-        range_answer(&per, clusters, 0, clusters),
-        "range (0, 65536)"
-    );
+    expect_range(
+        lab,
+        &snap,
+        (&per, clusters),
+        (0, 65536),
+        "at the largest count",
+    )?;
     // Not a snapshot's name: -ENODEV.
     expect_errno(
         "range of an unknown lvol",
@@ -392,12 +397,13 @@ fn range_bounds(lab: &mut Lab) -> Result<String> {
             &pattern(500 + c, CLUSTER as usize),
         )?;
     }
-    ensure_eq!(
-        range(lab, &snap, 0, clusters)
-            .map_err(|e| Error::Check(format!("range after the bad requests: {e}")))?,
-        range_answer(&per, clusters, 0, clusters),
-        "the range after the bad requests"
-    );
+    expect_range(
+        lab,
+        &snap,
+        (&per, clusters),
+        (0, clusters),
+        "after the bad requests",
+    )?;
     Ok(format!(
         "probe (0, 1) -ENODEV before, [{{0, 0}}] after; {} past-the-end ranges cut or []; count 0 and above 65536 -EINVAL; data intact",
         past.len()
@@ -458,6 +464,8 @@ fn stop_stalled(lab: &mut Lab) -> Result<String> {
                 break;
             }
         } else {
+            // The engine's pollInterval: what is replayed, not a wait for a
+            // condition (each stop itself waits for the pass, up to its bound).
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -508,16 +516,6 @@ fn stop_stalled(lab: &mut Lab) -> Result<String> {
 
 // ------------------------------------------- a foreign checksum xattr
 
-/// What Longhorn v1.8 stores in a backing image's `checksum` xattr: the
-/// image's SHA-512 in hex, with its NUL (129 bytes).
-fn backing_image_sha512() -> Vec<u8> {
-    let mut v: Vec<u8> = (0..128)
-        .map(|i| b"0123456789abcdef"[(i * 7 + 3) % 16])
-        .collect();
-    v.push(0);
-    v
-}
-
 /// No error-level line in the target's log since `mark`.
 fn expect_no_errors_logged(lab: &Lab, mark: u64, when: &str) -> Result<()> {
     let errors = errors_logged_since(lab, mark)?;
@@ -559,24 +557,15 @@ fn foreign_checksum(lab: &mut Lab) -> Result<String> {
     fill_cluster(lab, &vol, 1, 701)?;
     lab.unexport(&vol)?;
     let sha = backing_image_sha512();
-    let text = String::from_utf8_lossy(&sha[..128]).into_owned();
     // As Longhorn v1.8 makes a backing image: the snapshot is created with
     // its xattrs, where the base takes them.
-    let made = lab.tgt.call(&BdevLvolSnapshot {
-        lvol_name: vol.clone(),
-        snapshot_name: "bi".into(),
-        xattrs: Some([("checksum".to_string(), text)].into()),
-    });
-    let how = match made {
-        Ok(_) => "bdev_lvol_snapshot with xattrs, as Longhorn v1.8 does",
-        Err(_) => {
+    let how = match backing_image_snapshot(lab, &vol, "bi")? {
+        true => "bdev_lvol_snapshot with xattrs, as Longhorn v1.8 does",
+        false => {
             // Upstream has no xattrs there: the xattr goes onto the disk
             // while the target is down, as a disk of Longhorn v1.8 brings it.
             snapshot(lab, &vol, "bi")?;
-            let file = lab.disks()[0]
-                .file
-                .clone()
-                .ok_or_else(|| Error::Tool("disk0 has no file".into()))?;
+            let file = lab.disk_file("disk0")?;
             lab.restart_inspecting(Restart::Graceful, |st| {
                 let store = crate::offline::store(st, "disk0")?;
                 let Some(blob) = store.blob_by_name("bi") else {
