@@ -32,7 +32,7 @@ use std::time::Instant;
 /// What the first build left, to hold the second one to.
 struct Written {
     /// alias -> (snapshot, clone, allocated clusters, parent)
-    lvols: BTreeMap<String, (bool, bool, u64, Option<String>)>,
+    lvols: BTreeMap<String, LvolFacts>,
     checksums: Vec<(String, u64)>,
     /// `lvs0/s1`'s per-cluster values, where the first build registered them.
     ranges: Option<Vec<ClusterChecksum>>,
@@ -44,7 +44,11 @@ struct Written {
 
 const CLUSTERS: u64 = 4;
 
-fn lvols_of(lab: &mut Lab) -> Result<BTreeMap<String, (bool, bool, u64, Option<String>)>> {
+/// What a disk move must carry of each lvol: snapshot, clone, allocated
+/// clusters, parent.
+type LvolFacts = (bool, bool, u64, Option<String>);
+
+fn lvols_of(lab: &mut Lab) -> Result<BTreeMap<String, LvolFacts>> {
     let mut out = BTreeMap::new();
     for l in lab.lvols()? {
         let parent = lab.lvol_bdev(&l.alias)?.base_snapshot;
@@ -128,7 +132,7 @@ fn write(lab: &mut Lab) -> Result<Written> {
 fn expect_written(
     lab: &mut Lab,
     w: &Written,
-    loaded: BTreeMap<String, (bool, bool, u64, Option<String>)>,
+    loaded: BTreeMap<String, LvolFacts>,
     when: &str,
 ) -> Result<()> {
     ensure_eq!(

@@ -402,12 +402,21 @@ fn check_lvstore_growing<'a>(
             !l.is_snapshot || b.read_only,
             "{w}: a snapshot must be read-only on disk"
         );
-        let Some(d) = d else { continue };
         let (parent, esnap) = match &b.parent {
             Parent::None => (None, None),
             Parent::Blob { id } => (Some(blob_name(s, *id)), None),
             Parent::External { id } => (None, Some(id.clone())),
         };
+        // bdev_lvol_get_lvols names the external snapshot of every esnap
+        // clone with our series, degraded ones (no bdev) included.
+        if let Some(e) = &l.external_snapshot_name {
+            ensure_eq!(
+                esnap.as_ref(),
+                Some(e),
+                "{w}: external snapshot id on disk against bdev_lvol_get_lvols"
+            );
+        }
+        let Some(d) = d else { continue };
         if let Some(p) = merged {
             ensure_eq!(
                 parent,
@@ -667,6 +676,36 @@ mod tests {
         );
         let stores = vec![("disk0".to_string(), disk(vec![blob(1, "vol", 3)]))];
         check_restart(&before, &disks(), &stores, "after a Kill stop").unwrap();
+    }
+
+    #[test]
+    fn a_degraded_esnap_clone_is_held_to_the_external_snapshot_it_lists() {
+        // No bdev (loaded without its external snapshot): only
+        // bdev_lvol_get_lvols names the external snapshot.
+        let mut head = lvol("head", 1);
+        head.is_esnap_clone = true;
+        head.is_degraded = true;
+        head.external_snapshot_name = Some("new-image".into());
+        let before = Listing::from_rpc(vec![lvstore("disk0", 99)], vec![head], &[]);
+        let mut b = blob(1, "head", 1);
+        b.esnap_clone = true;
+        b.parent = Parent::External {
+            id: "new-image".into(),
+        };
+        let stores = vec![("disk0".to_string(), disk(vec![b.clone()]))];
+        check_listing(&before, &disks(), &stores, "after a Kill stop").unwrap();
+        b.parent = Parent::External {
+            id: "old-image".into(),
+        };
+        let stores = vec![("disk0".to_string(), disk(vec![b]))];
+        let e = check_listing(&before, &disks(), &stores, "after a Kill stop")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("external snapshot id on disk against bdev_lvol_get_lvols")
+                && e.contains("old-image"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -88,6 +88,23 @@ pub const FOREIGN_CHECKSUM: Bug = Bug {
     what: "a `checksum` xattr that is not a snapshot checksum (the SHA-512 Longhorn v1.8 keeps on its backing images) is reported as 'Bad length of checksum xattr' at error level at every listing, and a register or a merge into the snapshot replaces or removes it",
 };
 
+pub const REPOINT_DEGRADED: Bug = Bug {
+    id: "degraded re-point",
+    what: "bdev_lvol_set_parent_bdev looks the lvol up by bdev name only: an esnap clone loaded without its external snapshot has no bdev, so it can't be moved to a copy of the image (-ENODEV), and a clone moved while degraded gets no bdev (upstream SPDK and Longhorn v1.8.x)",
+};
+pub const REPOINT_SIZE: Bug = Bug {
+    id: "re-point size",
+    what: "bdev_lvol_set_parent_bdev gives an esnap clone an external snapshot of another size than the one it reads: what it reads of the clusters it has not written changes (upstream SPDK and Longhorn v1.8.x)",
+};
+pub const REPOINT_UNDONE: Bug = Bug {
+    id: "re-point undone",
+    what: "an esnap clone moved to another external snapshot while degraded stays registered as waiting for the old one: when the old image comes back, its hotplug swaps it in under the new one's id, and deleting the old image then degrades the clone (upstream SPDK and Longhorn v1.8.x)",
+};
+pub const CLONES_UNLISTED: Bug = Bug {
+    id: "esnap clones unlisted",
+    what: "no listing names the external snapshot of a degraded esnap clone (it has no bdev, and bdev_lvol_get_lvols shows no external_snapshot_name): whoever moves or deletes a backing image can't tell which clones read it (upstream SPDK and Longhorn v1.8.x)",
+};
+
 /// A scenario's steps and assertions: a key figure for the report, or an
 /// error that names what went wrong.
 pub type Run = fn(&mut Lab) -> Result<String>;

@@ -352,6 +352,36 @@ pub struct BdevLvolSetParent {
 }
 rpc!(BdevLvolSetParent, "bdev_lvol_set_parent", bool);
 
+/// `bdev_get_iostat` of every bdev: I/O counters since each was registered.
+/// (Selecting one bdev takes `name` before SPDK v26.01 and `names` after.)
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevGetIostat {}
+rpc!(BdevGetIostat, "bdev_get_iostat", Iostat, omit_empty);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Iostat {
+    pub tick_rate: u64,
+    pub bdevs: Vec<BdevIostat>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BdevIostat {
+    pub name: String,
+    pub num_read_ops: u64,
+    pub num_write_ops: u64,
+}
+
+/// `bdev_lvol_set_parent_bdev`: make `lvol_name` a clone of the external
+/// snapshot bdev `parent_name` (UUID or name). With our series, a degraded
+/// lvol without a bdev is found by UUID or `lvs/lvol`, and an external
+/// snapshot of another size than the current one is refused (-EINVAL).
+#[derive(Debug, Clone, Serialize)]
+pub struct BdevLvolSetParentBdev {
+    pub lvol_name: String,
+    pub parent_name: String,
+}
+rpc!(BdevLvolSetParentBdev, "bdev_lvol_set_parent_bdev", bool);
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BdevLvolGetLvols {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -381,6 +411,11 @@ pub struct LvolInfo {
     /// [`LvolInfo::allocated`].
     #[serde(default)]
     pub num_allocated_clusters: Option<u64>,
+    /// The external snapshot an esnap clone reads, degraded or not (our
+    /// series, patches/master 0028): bdev_get_bdevs shows it only for lvols
+    /// that have a bdev. None without the series.
+    #[serde(default)]
+    pub external_snapshot_name: Option<String>,
     pub lvs: LvolLvsRef,
 }
 

@@ -8,7 +8,8 @@ use crate::error::{Context, Error, Result};
 use crate::target::{log_line, poll, Memory};
 use spdk_rpc::methods::NvmfDeleteSubsystem;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 impl Lab {
     /// Export `bdev` from the target under test over NVMe-oF/TCP on 127.0.0.1.
@@ -108,6 +109,12 @@ impl Lab {
 
     /// Run spdk_dd as a userspace NVMe-oF/TCP initiator on the other core.
     fn dd(&mut self, ex: &Export, args: &[String]) -> Result<()> {
+        let job = self.spawn_dd(ex, args, None)?;
+        self.wait_dd(job, DD_TIMEOUT).map(|_| ())
+    }
+
+    /// Start spdk_dd on the other core and return at once.
+    fn spawn_dd(&mut self, ex: &Export, args: &[String], out: Option<PathBuf>) -> Result<DdJob> {
         self.tgt.check_alive()?;
         let n = self.dd_runs;
         let cfg = self.dir.path().join(format!("dd-{n}.json"));
@@ -124,7 +131,7 @@ impl Lab {
             Memory::Huge => Memory::Huge,
             Memory::NoHuge { .. } => Memory::NoHuge { mib: 512 },
         };
-        let mut child = Command::new(self.build.spdk_dd())
+        let child = Command::new(self.build.spdk_dd())
             .current_dir(self.dir.path())
             .args(["-m", "0x2", "--disable-cpumask-locks"])
             .args(mem.args())
@@ -135,24 +142,36 @@ impl Lab {
             .stderr(logf)
             .spawn()
             .ctx(|| "spawn spdk_dd".into())?;
-        let st = poll("spdk_dd to finish", DD_TIMEOUT, || {
-            child.try_wait().ctx(|| "wait spdk_dd".into())
+        Ok(DdJob {
+            child,
+            cfg,
+            log,
+            out,
+            args: args.to_vec(),
+        })
+    }
+
+    /// Wait for spdk_dd to exit and check that it did its I/O without error;
+    /// returns what it read, for a read.
+    fn wait_dd(&mut self, mut job: DdJob, timeout: Duration) -> Result<Option<Vec<u8>>> {
+        let st = poll("spdk_dd to finish", timeout, || {
+            job.child.try_wait().ctx(|| "wait spdk_dd".into())
         });
         let st = match st {
             Ok(st) => st,
             Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                let _ = job.child.kill();
+                let _ = job.child.wait();
                 return Err(e);
             }
         };
-        let out = std::fs::read_to_string(&log).unwrap_or_default();
+        let (args, log) = (job.args.join(" "), &job.log);
+        let out = std::fs::read_to_string(log).unwrap_or_default();
         if !st.success() {
             self.tgt.check_alive()?;
             let tail: Vec<&str> = out.lines().rev().take(15).collect();
             return Err(Error::Tool(format!(
-                "spdk_dd {} failed ({st}):\n{}",
-                args.join(" "),
+                "spdk_dd {args} failed ({st}):\n{}",
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             )));
         }
@@ -160,18 +179,125 @@ impl Lab {
         // initiator logs every failed completion, so those lines decide.
         if let Some(line) = out.lines().find(|l| io_error_line(l)) {
             return Err(Error::Tool(format!(
-                "spdk_dd {} hit I/O errors (log {}): {}",
-                args.join(" "),
+                "spdk_dd {args} hit I/O errors (log {}): {}",
                 log.display(),
                 line.trim()
             )));
         }
         if std::env::var_os("SPDK_HARNESS_KEEP").is_none() {
-            let _ = std::fs::remove_file(&cfg);
-            let _ = std::fs::remove_file(&log);
+            let _ = std::fs::remove_file(&job.cfg);
+            let _ = std::fs::remove_file(log);
         }
-        Ok(())
+        let Some(dst) = job.out.take() else {
+            return Ok(None);
+        };
+        let data = std::fs::read(&dst).ctx(|| format!("read {}", dst.display()))?;
+        let _ = std::fs::remove_file(&dst);
+        Ok(Some(data))
     }
+
+    /// Start reading `len` bytes at `offset` of `bdev` over NVMe-oF/TCP in
+    /// `bs`-byte I/Os, `qd` at a time, in the background: I/O running while
+    /// the caller does something else. [`Lab::finish_io`] gives the bytes.
+    pub fn start_read(
+        &mut self,
+        bdev: &str,
+        offset: u64,
+        len: u64,
+        bs: u64,
+        qd: u32,
+    ) -> Result<DdJob> {
+        check_aligned(offset, len)?;
+        check_io(offset, len, bs)?;
+        let ex = self.export(bdev)?;
+        let dst = self.scratch("r");
+        self.spawn_dd(
+            &ex,
+            &[
+                "--ib=Nvme0n1".into(),
+                format!("--of={}", dst.display()),
+                format!("--bs={bs}"),
+                format!("--skip={}", offset / bs),
+                format!("--count={}", len / bs),
+                format!("--qd={qd}"),
+            ],
+            Some(dst),
+        )
+    }
+
+    /// Start writing `data` at `offset` of `bdev` as [`Lab::start_read`] reads.
+    pub fn start_write(
+        &mut self,
+        bdev: &str,
+        offset: u64,
+        data: &[u8],
+        bs: u64,
+        qd: u32,
+    ) -> Result<DdJob> {
+        check_aligned(offset, data.len() as u64)?;
+        check_io(offset, data.len() as u64, bs)?;
+        let ex = self.export(bdev)?;
+        let src = self.scratch("w");
+        std::fs::write(&src, data).ctx(|| format!("write {}", src.display()))?;
+        let job = self.spawn_dd(
+            &ex,
+            &[
+                format!("--if={}", src.display()),
+                "--ob=Nvme0n1".into(),
+                format!("--bs={bs}"),
+                format!("--seek={}", offset / bs),
+                format!("--count={}", data.len() as u64 / bs),
+                format!("--qd={qd}"),
+            ],
+            None,
+        )?;
+        self.writes += 1;
+        Ok(job)
+    }
+
+    /// Wait for I/O started with [`Lab::start_read`] or [`Lab::start_write`]
+    /// to end: an error if any I/O failed; the bytes, for a read.
+    pub fn finish_io(&mut self, job: DdJob) -> Result<Option<Vec<u8>>> {
+        self.wait_dd(job, DD_TIMEOUT)
+    }
+}
+
+/// spdk_dd running in the background (see [`Lab::start_read`]).
+pub struct DdJob {
+    child: Child,
+    cfg: PathBuf,
+    log: PathBuf,
+    out: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+impl DdJob {
+    /// Is spdk_dd still running (its I/O not all done)?
+    pub fn running(&mut self) -> Result<bool> {
+        Ok(self
+            .child
+            .try_wait()
+            .ctx(|| "wait spdk_dd".into())?
+            .is_none())
+    }
+}
+
+impl Drop for DdJob {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn check_io(offset: u64, len: u64, bs: u64) -> Result<()> {
+    if bs == 0 || !offset.is_multiple_of(bs) || !len.is_multiple_of(bs) {
+        return Err(Error::Tool(format!(
+            "I/O of {bs} bytes must divide offset {offset} and length {len}"
+        )));
+    }
+    Ok(())
 }
 
 /// A line of spdk_dd's log that reports a failed I/O: a printed NVMe

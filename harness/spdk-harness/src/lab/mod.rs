@@ -29,6 +29,7 @@ mod data_path;
 pub mod disk_edit;
 mod restart;
 
+pub use data_path::DdJob;
 pub use restart::{Reattach, Restart};
 
 pub const BLOCK: u64 = 4096;

@@ -20,10 +20,17 @@
 
 use crate::data::{expect_bytes, stamp_of, stamped};
 use crate::error::{Error, Result};
-use crate::lab::{Lab, Restart, BLOCK, CLUSTER, MIB};
-use crate::outcome::{Scenario, ESNAP_PARENT_DELETE, ESNAP_PARENT_REMOVAL};
-use crate::steps::{expect_rpc_error, log_line, poll, snapshot, thin_lvol, BUSY, HANG_AFTER};
+use crate::lab::{Lab, Reattach, Restart, BLOCK, CLUSTER, MIB};
+use crate::outcome::{
+    Scenario, CLONES_UNLISTED, ESNAP_PARENT_DELETE, ESNAP_PARENT_REMOVAL, REPOINT_DEGRADED,
+    REPOINT_SIZE, REPOINT_UNDONE,
+};
+use crate::steps::{
+    expect_rpc_error, log_line, oracle_checksums, poll, snapshot, thin_lvol, BUSY, CRC64_GO_ISO,
+    HANG_AFTER,
+};
 use crate::{ensure, ensure_eq, fail};
+use lvs_inspect::{Parent, Store};
 use spdk_rpc::methods::*;
 use spdk_rpc::{code, Errno, RpcError};
 use std::time::{Duration, Instant};
@@ -70,6 +77,34 @@ pub fn scenarios() -> Vec<Scenario> {
             needs: &[],
             bug: Some(ESNAP_PARENT_DELETE),
             run: delete_refused,
+        },
+        Scenario {
+            name: "shared_image_permanent_loss",
+            about: "disk A lost for good under 3 esnap clones: image written again on disk E, verified, every clone moved (2 degraded without a bdev); 24 attach orders + SIGKILL",
+            needs: &["bdev_lvol_set_parent_bdev"],
+            bug: Some(ESNAP_PARENT_REMOVAL),
+            run: permanent_loss,
+        },
+        Scenario {
+            name: "shared_image_old_disk_returns",
+            about: "clones moved off disk A while it was gone stay on the copy when A comes back, and A's old image can then be deleted under them",
+            needs: &["bdev_lvol_set_parent_bdev"],
+            bug: Some(ESNAP_PARENT_REMOVAL),
+            run: old_disk_returns,
+        },
+        Scenario {
+            name: "shared_image_planned_move",
+            about: "the image moves to disk E while A is there, reads and writes running over NVMe-oF; A's image deletable only once no clone reads it",
+            needs: &["bdev_lvol_set_parent_bdev"],
+            bug: Some(CLONES_UNLISTED),
+            run: planned_move,
+        },
+        Scenario {
+            name: "shared_image_verify_copy",
+            about: "copies differing in one byte or in size refused by checksums before any clone moves; the other size refused by the RPC too",
+            needs: &["bdev_lvol_set_parent_bdev"],
+            bug: Some(REPOINT_SIZE),
+            run: verify_copy,
         },
         Scenario {
             name: "shared_image_detach_refused",
@@ -227,20 +262,21 @@ fn build(lab: &mut Lab, n: usize) -> Result<Shared> {
 /// clone only its own; the free clusters of each lvstore follow. Returns the
 /// clusters in use in each lvstore, in node order.
 fn check(lab: &mut Lab, s: &Shared, when: &str) -> Result<Vec<u64>> {
-    let img = lab.lvol("lvsA/image")?;
+    let image = format!("{}/image", s.a().lvs);
+    let img = lab.lvol(&image)?;
     ensure!(
         img.is_snapshot && !img.is_degraded,
-        "{when}: lvsA/image must be a healthy snapshot"
+        "{when}: {image} must be a healthy snapshot"
     );
     ensure_eq!(
         img.allocated(),
         IMAGE_CLUSTERS,
-        "{when}: clusters of lvsA/image"
+        "{when}: clusters of {image}"
     );
     ensure_eq!(
         img.uuid.as_str(),
         s.image_uuid.as_str(),
-        "{when}: uuid of lvsA/image"
+        "{when}: uuid of {image}"
     );
     let mut used = vec![];
     for (i, n) in s.nodes.iter().enumerate() {
@@ -258,7 +294,8 @@ fn check(lab: &mut Lab, s: &Shared, when: &str) -> Result<Vec<u64>> {
             ensure_eq!(
                 d.base_snapshot.as_deref(),
                 Some("image"),
-                "{when}: parent of lvsA/head"
+                "{when}: parent of {}",
+                n.head
             );
         } else {
             ensure!(l.is_esnap_clone, "{when}: {} is not an esnap clone", n.head);
@@ -268,6 +305,16 @@ fn check(lab: &mut Lab, s: &Shared, when: &str) -> Result<Vec<u64>> {
                 "{when}: external snapshot of {}",
                 n.head
             );
+            // The listing names it too, with our series (degraded clones'
+            // only listing).
+            if let Some(e) = &l.external_snapshot_name {
+                ensure_eq!(
+                    e.as_str(),
+                    s.image_uuid.as_str(),
+                    "{when}: external_snapshot_name of {} in bdev_lvol_get_lvols",
+                    n.head
+                );
+            }
         }
         let lvs = lab.lvstore(&n.lvs)?;
         let mine = n.own.len() as u64 + if i == 0 { IMAGE_CLUSTERS } else { 0 };
@@ -655,6 +702,658 @@ fn detach_refused(lab: &mut Lab) -> Result<String> {
     Ok(format!(
         "{} detaches refused with -22; clusters, esnap links and bytes unchanged, also after a restart",
         s.nodes.len() - 1
+    ))
+}
+
+// ---------------------------------------------------------------- re-homing
+//
+// The image moves to another disk: disk A failed for good, or the image is
+// moved while A is still there. The operator's flow, step by step:
+// 1. write the image again on the new disk (as Longhorn downloads it again)
+//    and snapshot it;
+// 2. compare the copy with the image's fingerprint - size, whole checksum,
+//    checksum of every cluster - taken from the original while it is there,
+//    or recorded before it was lost; a copy that differs is refused;
+// 3. list the esnap clones that read the old image (`bdev_lvol_get_lvols`,
+//    `external_snapshot_name`, degraded clones included) and move each with
+//    `bdev_lvol_set_parent_bdev` (a degraded clone without a bdev by its
+//    `lvs/lvol` name);
+// 4. the old image can be deleted once the listing shows no clone reading it.
+
+/// What the flow compares a copy of the image with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    bytes: u64,
+    whole: u64,
+    per: Vec<ClusterChecksum>,
+}
+
+/// Register the whole and per-cluster checksums of snapshot `snap` and read
+/// them back, with its size.
+fn fingerprint(lab: &mut Lab, snap: &str) -> Result<Fingerprint> {
+    let b = lab.tgt.ok(&BdevGetBdevs {
+        name: Some(snap.into()),
+        timeout: None,
+    })?;
+    let Some(b) = b.first() else {
+        fail!("bdev_get_bdevs does not list {snap}");
+    };
+    let bytes = b.num_blocks * u64::from(b.block_size);
+    if !lab.has_method("bdev_lvol_register_snapshot_range_checksums")? {
+        return read_fingerprint(lab, snap, bytes);
+    }
+    ensure!(
+        lab.tgt
+            .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: snap.into() })?,
+        "checksum register of {snap} must return true"
+    );
+    let whole = lab
+        .tgt
+        .ok(&BdevLvolGetSnapshotChecksum { name: snap.into() })?
+        .checksum;
+    let per = lab.tgt.ok(&BdevLvolGetSnapshotRangeChecksums {
+        name: snap.into(),
+        cluster_start_index: 0,
+        cluster_count: bytes.div_ceil(CLUSTER),
+    })?;
+    Ok(Fingerprint { bytes, whole, per })
+}
+
+/// [`fingerprint`] on a base without per-cluster checksums (upstream SPDK,
+/// Longhorn v1.8.x), so that the flow runs there too: the harness reads the
+/// snapshot (every cluster written) and computes what the target would; the
+/// whole checksum is the target's where it has the RPC. A snapshot that esnap
+/// clones read can't be exported (they claim it), so it is read through its
+/// clone that holds no cluster of its own (the lvol it was taken of).
+fn read_fingerprint(lab: &mut Lab, snap: &str, bytes: u64) -> Result<Fingerprint> {
+    let lvs = snap.split('/').next().unwrap_or_default();
+    let mut via = None;
+    for c in lab.lvol_bdev(snap)?.clones {
+        let alias = format!("{lvs}/{c}");
+        if lab.lvol(&alias)?.allocated() == 0 {
+            via = Some(alias);
+            break;
+        }
+    }
+    let Some(via) = via else {
+        fail!("{snap}: the target has no per-cluster checksums, and no clone without clusters of its own to read it through");
+    };
+    log_line(&format!(
+        "{snap}: the target has no per-cluster checksums; the harness computes them, reading {via}"
+    ));
+    let all: Vec<u64> = (0..bytes / CLUSTER).collect();
+    let (mut whole, per) = oracle_checksums(lab, &via, &all)?;
+    if lab.has_method("bdev_lvol_register_snapshot_checksum")? {
+        lab.tgt
+            .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.into() })?;
+        whole = lab
+            .tgt
+            .ok(&BdevLvolGetSnapshotChecksum { name: snap.into() })?
+            .checksum;
+    }
+    Ok(Fingerprint { bytes, whole, per })
+}
+
+/// The fingerprint of the original image, held against the harness's
+/// model: every cluster allocated, so the whole checksum is the CRC of the
+/// image's bytes.
+fn image_fingerprint(lab: &mut Lab, s: &Shared) -> Result<Fingerprint> {
+    let image = format!("{}/image", s.a().lvs);
+    let f = fingerprint(lab, &image)?;
+    ensure_eq!(
+        f.whole,
+        CRC64_GO_ISO.checksum(&s.image),
+        "whole checksum of {image} against the CRC of the image's bytes"
+    );
+    ensure_eq!(
+        f.per.len() as u64,
+        IMAGE_CLUSTERS,
+        "per-cluster checksums of {image}"
+    );
+    Ok(f)
+}
+
+/// Why the flow refuses `got` as a copy of the image whose fingerprint is
+/// `want`, or None: same size, same checksum for every cluster, same whole.
+fn copy_differs(want: &Fingerprint, got: &Fingerprint) -> Option<String> {
+    if got.bytes != want.bytes {
+        return Some(format!(
+            "its size differs: {} bytes, the image has {}",
+            got.bytes, want.bytes
+        ));
+    }
+    let bad: Vec<u64> = want
+        .per
+        .iter()
+        .zip(&got.per)
+        .filter(|(w, g)| w != g)
+        .map(|(w, _)| w.cluster_index)
+        .collect();
+    if !bad.is_empty() || got.per.len() != want.per.len() {
+        return Some(format!("the checksums of clusters {bad:?} differ"));
+    }
+    if got.whole != want.whole {
+        return Some(format!(
+            "its whole checksum differs: {:#x}, the image's is {:#x}",
+            got.whole, want.whole
+        ));
+    }
+    None
+}
+
+/// Write `data` through NVMe-oF into a new thin lvol `<lvs>/<lvol>` and
+/// snapshot it as `<lvs>/<snap>`: a copy of the image, as Longhorn writes a
+/// backing image it downloads again. Returns the snapshot's uuid.
+fn copy_image(lab: &mut Lab, lvs: &str, lvol: &str, snap: &str, data: &[u8]) -> Result<String> {
+    thin_lvol(lab, lvs, lvol, data.len() as u64 / MIB)?;
+    lab.write(&format!("{lvs}/{lvol}"), 0, data)?;
+    snapshot(lab, &format!("{lvs}/{lvol}"), snap)?;
+    Ok(lab.lvol(&format!("{lvs}/{snap}"))?.uuid)
+}
+
+/// The node of the image's new disk: `<lvs>/head` is the image's own clone.
+fn image_node(s: &Shared, l: &str) -> Node {
+    Node {
+        disk: format!("disk{l}"),
+        lvs: format!("lvs{l}"),
+        head: format!("lvs{l}/head"),
+        model: s.image.clone(),
+        own: vec![],
+    }
+}
+
+/// The esnap clones one listing (`bdev_lvol_get_lvols`) shows reading bdev
+/// `uuid` must be `want`. A listing that names no external snapshot for an
+/// esnap clone can't tell.
+fn expect_readers(lab: &mut Lab, uuid: &str, want: &[String], when: &str) -> Result<()> {
+    let ls = lab.lvols()?;
+    let unnamed: Vec<&str> = ls
+        .iter()
+        .filter(|l| l.is_esnap_clone && l.external_snapshot_name.is_none())
+        .map(|l| l.alias.as_str())
+        .collect();
+    ensure!(
+        unnamed.is_empty(),
+        "{when}: bdev_lvol_get_lvols does not say which external snapshot esnap clones {} read \
+         ({CLONES_UNLISTED})",
+        unnamed.join(", ")
+    );
+    let mut got: Vec<&str> = ls
+        .iter()
+        .filter(|l| l.external_snapshot_name.as_deref() == Some(uuid))
+        .map(|l| l.alias.as_str())
+        .collect();
+    got.sort();
+    let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+    want.sort();
+    ensure_eq!(
+        got,
+        want,
+        "{when}: esnap clones the listing shows reading {uuid}"
+    );
+    Ok(())
+}
+
+/// Move the esnap clone `clone` to the copy of the image `uuid`.
+fn move_clone(lab: &mut Lab, clone: &str, uuid: &str) -> Result<()> {
+    let l = lab.lvol(clone)?;
+    let without_bdev = l.is_degraded && !has_bdev(lab, &l.uuid)?;
+    let r = lab.tgt.call(&BdevLvolSetParentBdev {
+        lvol_name: clone.into(),
+        parent_name: uuid.into(),
+    });
+    match r {
+        Ok(true) if without_bdev => {
+            let got = poll(&format!("{clone} to get a bdev"), HEAL_TIMEOUT, || {
+                Ok(has_bdev(lab, &l.uuid)?.then_some(()))
+            });
+            got.map_err(|e| {
+                Error::Check(format!(
+                    "bdev_lvol_set_parent_bdev of {clone}, degraded without a bdev, answered true \
+                     but the clone has no bdev: {e} ({REPOINT_DEGRADED})"
+                ))
+            })
+        }
+        Ok(true) => Ok(()),
+        Ok(false) => fail!("bdev_lvol_set_parent_bdev of {clone} to {uuid} answered false"),
+        Err(e) if without_bdev => fail!(
+            "bdev_lvol_set_parent_bdev of {clone}, degraded without a bdev, to the copy {uuid}: {e} \
+             ({REPOINT_DEGRADED})"
+        ),
+        Err(e) => fail!("bdev_lvol_set_parent_bdev of {clone} to the copy {uuid}: {e}"),
+    }
+}
+
+/// Every esnap blob on the disks the inspector read reads `new`, none the
+/// old image. Returns how many there are.
+fn esnaps_on_disk(stores: &[(String, Store)], old: &str, new: &str, when: &str) -> Result<usize> {
+    let mut n = 0;
+    for (disk, st) in stores {
+        for b in &st.blobs {
+            if let Parent::External { id } = &b.parent {
+                ensure!(
+                    id != old,
+                    "{when}: blob {:#x} ({}) on {disk} still names the lost image {old} as its external snapshot",
+                    b.id,
+                    b.name().unwrap_or("?")
+                );
+                ensure_eq!(
+                    id.as_str(),
+                    new,
+                    "{when}: external snapshot of blob {:#x} ({}) on {disk}",
+                    b.id,
+                    b.name().unwrap_or("?")
+                );
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Disk A fails for good under 3 esnap clones; the image is written again
+/// on a new disk E and every clone moves to it, one with its bdev, two
+/// loaded degraded without one. Then every attach order, and a SIGKILL.
+fn permanent_loss(lab: &mut Lab) -> Result<String> {
+    let mut s = build(lab, 4)?;
+    check(lab, &s, "before diskA is lost")?;
+    let want = image_fingerprint(lab, &s)?;
+    let old = s.image_uuid.clone();
+    let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
+
+    // Disk A fails: removed from the target, its file gone.
+    lab.unexport(&s.a().head)?;
+    let (mut conn, pending) = lab.start_remove_disk("diskA")?;
+    match conn.wait(pending, REMOVE_TIMEOUT) {
+        Ok(v) => ensure_eq!(v, serde_json::Value::Bool(true), "bdev_aio_delete of diskA"),
+        Err(RpcError::Timeout { .. }) => return Err(removal_hangs(lab, &s)),
+        Err(e) => fail!("bdev_aio_delete of diskA under esnap clones: {e}"),
+    }
+    let file = lab.disk_file("diskA")?;
+    lab.forget_disk("diskA")?;
+    std::fs::remove_file(&file)
+        .map_err(|e| Error::Tool(format!("remove {}: {e}", file.display())))?;
+    poll("the clones to turn degraded", HEAL_TIMEOUT, || {
+        for h in &heads {
+            if !lab.lvol(h)?.is_degraded {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })?;
+    expect_readers(lab, &old, &heads, "with diskA gone")?;
+
+    // The image is written again on a new disk E, and checked against the
+    // fingerprint recorded before the loss.
+    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
+    let new = copy_image(lab, "lvsE", "head", "image", &s.image)?;
+    let got = fingerprint(lab, "lvsE/image")?;
+    if let Some(why) = copy_differs(&want, &got) {
+        fail!("the copy lvsE/image written from the model is refused: {why}");
+    }
+    s.nodes[0] = image_node(&s, "E");
+    s.image_uuid = new.clone();
+
+    // lvsB/head moves while degraded with its bdev (A went at runtime).
+    let t0 = Instant::now();
+    move_clone(lab, "lvsB/head", &new)?;
+    wait_healed(lab, &s, &["diskB"], t0)?;
+    expect_readers(lab, &old, &heads[1..], "after lvsB/head moved")?;
+
+    // A restart: C and D load without their image, degraded, without bdevs.
+    lab.restart(Restart::Graceful)?;
+    wait_healed(lab, &s, &["diskB"], Instant::now())?;
+    for h in &heads[1..] {
+        let l = lab.lvol(h)?;
+        ensure!(
+            l.is_degraded && !has_bdev(lab, &l.uuid)?,
+            "after a restart without diskA, {h} must be degraded without a bdev"
+        );
+    }
+    expect_readers(lab, &old, &heads[1..], "after a restart, C and D degraded")?;
+    let t1 = Instant::now();
+    for h in &heads[1..] {
+        move_clone(lab, h, &new)?;
+    }
+    let healed = wait_healed(lab, &s, &["diskB", "diskC", "diskD"], t1)?;
+    expect_readers(lab, &old, &[], "after every clone moved")?;
+    expect_readers(lab, &new, &heads, "after every clone moved")?;
+    check(lab, &s, "after every clone moved")?;
+
+    // Every attach order of the four disks, then clones first after a SIGKILL.
+    let disks = ["diskB", "diskC", "diskD", "diskE"];
+    let orders = permutations(&disks);
+    for order in &orders {
+        let when = format!("after a graceful restart attaching {}", order.join(", "));
+        lab.restart_inspecting_with(Restart::Graceful, Reattach::Only(&[]), |st| {
+            esnaps_on_disk(st, &old, &new, &when)
+        })?;
+        for d in order {
+            lab.readd_disk(d)?;
+        }
+        wait_healed(lab, &s, &disks, Instant::now())?;
+        expect_readers(lab, &new, &heads, &when)?;
+    }
+    check(lab, &s, "after the last order")?;
+    let on_disk = lab.restart_inspecting_with(Restart::Kill, Reattach::Only(&disks), |st| {
+        esnaps_on_disk(st, &old, &new, "after a SIGKILL")
+    })?;
+    ensure_eq!(on_disk, heads.len(), "esnap clones on disk after a SIGKILL");
+    wait_healed(lab, &s, &disks, Instant::now())?;
+    expect_readers(lab, &new, &heads, "after a SIGKILL restart")?;
+    check(lab, &s, "after a SIGKILL restart")?;
+    Ok(format!(
+        "diskA lost under {} clones; copy on diskE matched the recorded checksums ({} clusters); \
+         1 clone moved with its bdev, 2 without (healed in {} ms); {} attach orders + SIGKILL: \
+         healthy on the copy, nothing names the lost image; {} MiB compared",
+        heads.len(),
+        want.per.len(),
+        healed.as_millis(),
+        orders.len(),
+        3 * (heads.len() as u64 + 1) * IMAGE_MIB
+    ))
+}
+
+/// Disk A goes away; the clones move to a copy on disk E while it is gone;
+/// then A comes back (the disk was only unplugged) and its old image, which
+/// no clone reads now, is deleted.
+fn old_disk_returns(lab: &mut Lab) -> Result<String> {
+    let mut s = build(lab, 3)?;
+    check(lab, &s, "before diskA goes")?;
+    let want = image_fingerprint(lab, &s)?;
+    let old = s.image_uuid.clone();
+    let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
+    lab.unexport(&s.a().head)?;
+    let (mut conn, pending) = lab.start_remove_disk("diskA")?;
+    match conn.wait(pending, REMOVE_TIMEOUT) {
+        Ok(v) => ensure_eq!(v, serde_json::Value::Bool(true), "bdev_aio_delete of diskA"),
+        Err(RpcError::Timeout { .. }) => return Err(removal_hangs(lab, &s)),
+        Err(e) => fail!("bdev_aio_delete of diskA under esnap clones: {e}"),
+    }
+    poll("the clones to turn degraded", HEAL_TIMEOUT, || {
+        for h in &heads {
+            if !lab.lvol(h)?.is_degraded {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })?;
+    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
+    let new = copy_image(lab, "lvsE", "head", "image", &s.image)?;
+    if let Some(why) = copy_differs(&want, &fingerprint(lab, "lvsE/image")?) {
+        fail!("the copy lvsE/image written from the model is refused: {why}");
+    }
+    let e = image_node(&s, "E");
+    let a = std::mem::replace(&mut s.nodes[0], e);
+    s.image_uuid = new.clone();
+    for h in &heads {
+        move_clone(lab, h, &new)?;
+    }
+    wait_healed(lab, &s, &["diskB", "diskC"], Instant::now())?;
+    check(lab, &s, "after the move, diskA gone")?;
+
+    // Disk A comes back: its image is there again, and nothing reads it.
+    lab.readd_disk("diskA")?;
+    expect_readers(lab, &old, &[], "after diskA came back")?;
+    expect_readers(lab, &new, &heads, "after diskA came back")?;
+    for name in [a.head.as_str(), "lvsA/image"] {
+        lab.tgt.ok(&BdevLvolDelete { name: name.into() })?;
+    }
+    let degraded: Vec<&str> = heads
+        .iter()
+        .filter(|h| lab.lvol(h).is_ok_and(|l| l.is_degraded))
+        .map(String::as_str)
+        .collect();
+    ensure!(
+        degraded.is_empty(),
+        "deleting diskA's old image, which no clone reads, degraded {} ({REPOINT_UNDONE})",
+        degraded.join(", ")
+    );
+    check(lab, &s, "after diskA's old image was deleted")?;
+    lab.restart(Restart::Graceful)?;
+    let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
+    wait_healed(lab, &s, &disks, Instant::now())?;
+    check(lab, &s, "after a graceful restart")?;
+    Ok(format!(
+        "{} clones moved while diskA was gone stayed on the copy when it came back; its old \
+         image deleted under them, clones healthy, bytes intact, also after a restart",
+        heads.len()
+    ))
+}
+
+/// I/O counters of lvol `alias`'s bdev: (reads, writes) done.
+fn io_done(lab: &mut Lab, alias: &str) -> Result<(u64, u64)> {
+    let uuid = lab.lvol(alias)?.uuid;
+    let st = lab.tgt.ok(&BdevGetIostat {})?;
+    let Some(b) = st.bdevs.iter().find(|b| b.name == uuid) else {
+        fail!("bdev_get_iostat has no counters for {alias} ({uuid})");
+    };
+    Ok((b.num_read_ops, b.num_write_ops))
+}
+
+/// The image moves from disk A to a new disk E while A is still there, with
+/// reads on two heads and writes on the third running over NVMe-oF; A's
+/// image can be deleted only once the listing shows no clone reading it.
+fn planned_move(lab: &mut Lab) -> Result<String> {
+    let mut s = build(lab, 4)?;
+    check(lab, &s, "before the move")?;
+    let old = s.image_uuid.clone();
+    let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
+    expect_readers(lab, &old, &heads, "before the move")?;
+    let want = image_fingerprint(lab, &s)?;
+    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
+    let new = copy_image(lab, "lvsE", "head", "image", &s.image)?;
+    let got = fingerprint(lab, "lvsE/image")?;
+    if let Some(why) = copy_differs(&want, &got) {
+        fail!("the copy lvsE/image is refused: {why}");
+    }
+
+    // I/O on the heads: B and C read whole in 4 KiB reads, D writes 32 MiB.
+    let before: Vec<(u64, u64)> = heads
+        .iter()
+        .map(|h| io_done(lab, h))
+        .collect::<Result<_>>()?;
+    let mut reads = vec![];
+    for h in &heads[..2] {
+        reads.push((h.clone(), lab.start_read(h, 0, IMAGE, BLOCK, 1)?));
+    }
+    let (w_at, w_len) = (8 * CLUSTER, 8 * CLUSTER);
+    let w_data = stamped(HEAD_SEED + 3, CLUSTER, BLOCK, w_at, w_len);
+    let mut write = lab.start_write(&heads[2], w_at, &w_data, BLOCK, 1)?;
+    poll("I/O to run on the three heads", HEAL_TIMEOUT, || {
+        for (i, h) in heads.iter().enumerate() {
+            let (r, w) = io_done(lab, h)?;
+            let started = if i < 2 {
+                r > before[i].0
+            } else {
+                w > before[i].1
+            };
+            if !started {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })?;
+
+    // B and C move; D still reads A's image, which can't be deleted.
+    move_clone(lab, &heads[0], &new)?;
+    move_clone(lab, &heads[1], &new)?;
+    expect_readers(lab, &old, &heads[2..], "with lvsD/head not moved yet")?;
+    let r = lab.tgt.rpc()?.call_timeout(
+        &BdevLvolDelete {
+            name: "lvsA/image".into(),
+        },
+        HANG_AFTER,
+    );
+    if let Err(e @ RpcError::Timeout { .. }) = &r {
+        fail!("bdev_lvol_delete of lvsA/image, still read by lvsD/head, never answered ({e}; {ESNAP_PARENT_DELETE})");
+    }
+    expect_rpc_error(
+        "bdev_lvol_delete of lvsA/image while lvsD/head reads it",
+        r,
+        code::INTERNAL_ERROR,
+        BUSY,
+    )?;
+    move_clone(lab, &heads[2], &new)?;
+    let mut ended = vec![];
+    for (h, job) in reads.iter_mut() {
+        if !job.running()? {
+            ended.push(h.clone());
+        }
+    }
+    if !write.running()? {
+        ended.push(heads[2].clone());
+    }
+    ensure!(
+        ended.is_empty(),
+        "the I/O on {} ended before the last clone moved: the move did not run under I/O",
+        ended.join(", ")
+    );
+    // How far each head's I/O had got when the last clone had moved.
+    let mut done = vec![];
+    for (i, h) in heads.iter().enumerate() {
+        let (r, w) = io_done(lab, h)?;
+        let (n, total) = if i < 2 {
+            (r - before[i].0, IMAGE / BLOCK)
+        } else {
+            (w - before[i].1, w_len / BLOCK)
+        };
+        done.push(format!("{}%", n * 100 / total));
+    }
+    expect_readers(lab, &old, &[], "after the move")?;
+    expect_readers(lab, &new, &heads, "after the move")?;
+
+    // No I/O failed, and every byte read during the move is right.
+    for (i, (h, job)) in reads.into_iter().enumerate() {
+        let got = lab.finish_io(job)?.expect("a read gives bytes");
+        expect_device(
+            &s,
+            &format!("{h}, read while the clones moved"),
+            &got,
+            &s.nodes[i + 1].model,
+        )?;
+    }
+    lab.finish_io(write)?;
+    let d = &mut s.nodes[3];
+    d.model[w_at as usize..(w_at + w_len) as usize].copy_from_slice(&w_data);
+    for c in w_at / CLUSTER..(w_at + w_len) / CLUSTER {
+        if !d.own.contains(&c) {
+            d.own.push(c);
+        }
+    }
+
+    // Nothing reads A's image now: it goes (its own clone first).
+    lab.unexport("lvsA/head")?;
+    for name in ["lvsA/head", "lvsA/image"] {
+        lab.tgt.ok(&BdevLvolDelete { name: name.into() })?;
+    }
+    s.nodes[0] = image_node(&s, "E");
+    s.image_uuid = new.clone();
+    check(lab, &s, "after the move")?;
+    for how in [Restart::Graceful, Restart::Kill] {
+        lab.restart(how)?;
+        let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
+        wait_healed(lab, &s, &disks, Instant::now())?;
+        check(lab, &s, &format!("after a {how:?} restart"))?;
+    }
+    Ok(format!(
+        "3 clones moved to a verified copy on diskE under I/O (2 × {IMAGE_MIB} MiB of 4 KiB reads, \
+         {} MiB of 4 KiB writes; {} of it done when the last clone had moved): no I/O error, bytes \
+         intact; delete of the old image refused (-EBUSY) while 1 clone read it, accepted after; \
+         intact after graceful and SIGKILL restarts",
+        w_len / MIB,
+        done.join("/")
+    ))
+}
+
+/// Copies that differ from the image in one byte or in size are refused by
+/// the flow before any clone moves, the other size also by the RPC itself;
+/// the right copy is taken.
+fn verify_copy(lab: &mut Lab) -> Result<String> {
+    let mut s = build(lab, 3)?;
+    check(lab, &s, "before the copies")?;
+    let old = s.image_uuid.clone();
+    let want = image_fingerprint(lab, &s)?;
+    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
+    let mut bad = s.image.clone();
+    let flipped = 9 * CLUSTER + 5 * BLOCK + 17;
+    bad[flipped as usize] ^= 0x01;
+    copy_image(lab, "lvsE", "bad-src", "bad", &bad)?;
+    let mut long = s.image.clone();
+    long.extend(stamped(IMAGE_SEED, CLUSTER, BLOCK, IMAGE, CLUSTER));
+    let long_uuid = copy_image(lab, "lvsE", "long-src", "long", &long)?;
+    let good = copy_image(lab, "lvsE", "head", "image", &s.image)?;
+
+    let mut refused = vec![];
+    for (copy, because) in [
+        ("lvsE/bad", "the checksums of clusters [9] differ"),
+        ("lvsE/long", "its size differs"),
+    ] {
+        let got = fingerprint(lab, copy)?;
+        match copy_differs(&want, &got) {
+            None => fail!("the flow took {copy} for a copy of lvsA/image"),
+            Some(why) => {
+                ensure!(
+                    why.contains(because),
+                    "the flow refused {copy} for another reason than expected ({because}): {why}"
+                );
+                refused.push(format!("{copy}: {why}"));
+            }
+        }
+    }
+    check(lab, &s, "after the refused copies")?;
+
+    // The RPC refuses the other size by itself, and the clones stay.
+    let einval = code::INVALID_PARAMS;
+    for h in s.clones().map(|n| n.head.clone()).collect::<Vec<_>>() {
+        let r = lab.tgt.call(&BdevLvolSetParentBdev {
+            lvol_name: h.clone(),
+            parent_name: long_uuid.clone(),
+        });
+        if r.is_ok() {
+            fail!(
+                "bdev_lvol_set_parent_bdev of {h} to lvsE/long ({} bytes, the image {IMAGE}) was accepted ({REPOINT_SIZE})",
+                IMAGE + CLUSTER
+            );
+        }
+        expect_rpc_error(
+            &format!("bdev_lvol_set_parent_bdev of {h} to an image of another size"),
+            r,
+            einval,
+            "Invalid argument",
+        )?;
+    }
+    check(lab, &s, "after the refused re-points")?;
+
+    // The right copy passes the flow and every clone moves to it.
+    let got = fingerprint(lab, "lvsE/image")?;
+    if let Some(why) = copy_differs(&want, &got) {
+        fail!("the flow refused the right copy lvsE/image: {why}");
+    }
+    let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
+    expect_readers(lab, &old, &heads, "before the move")?;
+    for h in &heads {
+        move_clone(lab, h, &good)?;
+    }
+    expect_readers(lab, &old, &[], "after the move")?;
+    // The operator drops the refused copies.
+    for name in ["lvsE/bad-src", "lvsE/bad", "lvsE/long-src", "lvsE/long"] {
+        lab.unexport(name)?;
+        lab.tgt.ok(&BdevLvolDelete { name: name.into() })?;
+    }
+    s.nodes[0] = image_node(&s, "E");
+    s.image_uuid = good;
+    check(lab, &s, "after the move")?;
+    lab.restart(Restart::Graceful)?;
+    let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
+    wait_healed(lab, &s, &disks, Instant::now())?;
+    check(lab, &s, "after a graceful restart")?;
+    Ok(format!(
+        "refused by the flow: {}; the other size also by the RPC (-EINVAL) for {} clones; \
+         the right copy taken, {} clones moved, intact after a restart",
+        refused.join("; "),
+        heads.len(),
+        heads.len()
     ))
 }
 
