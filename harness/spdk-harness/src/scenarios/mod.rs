@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod busy_delete;
 pub mod checksum;
 pub mod detach;
+pub mod hostile;
 pub mod lifecycle;
 pub mod longhorn;
 pub mod shared_image;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(shared_image::scenarios());
     v.extend(lifecycle::scenarios());
     v.extend(longhorn::scenarios());
+    v.extend(hostile::scenarios());
     v.extend(crate::faults::scenarios());
     v
 }
