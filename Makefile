@@ -10,7 +10,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 JUNIT_DIR ?= build/reports
 
-.PHONY: all deps build unit verify verify-backport test harness-test patches-apply patches-export \
+.PHONY: all deps build unit unit-sanitize verify verify-backport test harness-test patches-apply patches-export \
 	patches-check patches-check-export patches-check-each patches-check-format \
 	patches-check-format-series clean
 
@@ -38,6 +38,11 @@ build: deps
 unit: build
 	@ci/build.sh --base $(BASE) unit
 
+## The same unit tests built with ASan (leaks included) and UBSan, beside the
+## normal build (build/$(BASE)-sanitize): any sanitizer report fails them.
+unit-sanitize: deps
+	@ci/build.sh --base $(BASE) --sanitize tree build unit
+
 ## The main job: build what is missing, run the verification scenarios on AIO
 ## files in a temp dir, print the table and write JUnit XML.
 verify: build
@@ -55,10 +60,11 @@ verify-backport: deps
 	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
 	@JUNIT_DIR=$(abspath $(JUNIT_DIR)) ci/verify-backport.sh $(BACKPORT)
 
-## All tests: SPDK unit tests of the patched libraries, the harness's own tests
-## (client, inspector, checks that a broken target fails), then every scenario
-## against the running target (make verify).
-test: unit harness-test verify
+## All tests: SPDK unit tests of the patched libraries, the same built with
+## ASan and UBSan, the harness's own tests (client, inspector, checks that a
+## broken target fails), then every scenario against the running target
+## (make verify).
+test: unit unit-sanitize harness-test verify
 
 harness-test: build
 	@SPDK_BASE=$(BASE) $(CARGO) nextest run --workspace --no-fail-fast --profile ci

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build a patched SPDK tree from the pinned sources in ci/sources.tsv.
 #
-#   ci/build.sh [--base BASE] [--unpatched] STAGE...
+#   ci/build.sh [--base BASE] [--unpatched | --sanitize] STAGE...
 #
 # Stages, run in the order given (default: tree build):
 #   tree    clone the base at its pin into build/BASE/spdk, fetch its nested
@@ -12,26 +12,34 @@
 # --unpatched builds the base without its series, in build/BASE-unpatched/spdk:
 # the negative control the harness must fail on.
 #
+# --sanitize builds the patched base with AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer, beside the normal build, in
+# build/BASE-sanitize/spdk; its unit stage fails on any report.
+#
 # Every stage is idempotent: a re-run with unchanged inputs does no work.
 # The spdk/ submodule is only read, never modified.
 source "$(dirname "$0")/lib.sh"
 
 BASE=master
 UNPATCHED=0
+SANITIZE=0
 stages=()
 while (($#)); do
 	case $1 in
 	--base) BASE=$2; shift 2 ;;
 	--base=*) BASE=${1#--base=}; shift ;;
 	--unpatched) UNPATCHED=1; shift ;;
-	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--sanitize) SANITIZE=1; shift ;;
+	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) stages+=("$1"); shift ;;
 	esac
 done
 ((${#stages[@]})) || stages=(tree build)
 
 BDIR=$BUILD_DIR/$BASE
+((UNPATCHED && SANITIZE)) && die "--unpatched and --sanitize do not go together"
 ((UNPATCHED)) && BDIR=$BDIR-unpatched
+((SANITIZE)) && BDIR=$BDIR-sanitize
 TREE=$BDIR/spdk
 PIN=$(manifest "$BASE" spdk pin)
 URL=$(manifest "$BASE" spdk url)
@@ -44,6 +52,7 @@ configure_flags() {
 		--without-fio --without-xnvme --without-ocf --without-uring --without-rdma --without-ublk
 		--without-nvme-cuse --without-idxd --without-usdt --without-iscsi-initiator
 		--without-vfio-user --without-dpdk-compressdev --without-rbd --without-daos --without-fc)
+	((SANITIZE)) && common+=(--enable-asan --enable-ubsan)
 	case $BASE in
 	master) echo "${common[@]}" --without-fsdev ;;
 	*) echo "${common[@]}" ;;
@@ -168,10 +177,21 @@ only_known_failures() { # BINARY LOG
 	[[ -z $(comm -23 <(echo "$failing") <(known_failures "$1")) ]]
 }
 
+# A sanitizer reported something in LOG (ASan, LSan, UBSan); a report also
+# fails the binary (exitcode), but UBSan only logs by default.
+sanitizer_report() { # LOG
+	((SANITIZE)) || return 1
+	grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer' "$1"
+}
+
 UNIT_DIRS=(test/unit/lib/blob test/unit/lib/lvol test/unit/lib/bdev/vbdev_lvol.c test/unit/lib/util)
 
 stage_unit() {
 	setup_ccache
+	if ((SANITIZE)); then
+		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=24
+	fi
 	local d
 	# lib/ut is built by the top-level make only when unit tests are configured.
 	run_make "unit lib/ut" -C lib/ut
@@ -184,9 +204,9 @@ stage_unit() {
 		n=$((n + 1))
 		local rel=${ut#"$TREE"/} logf
 		logf=$BDIR/unit-$(basename "$ut").log
-		if (cd "$TREE" && "$ut" >"$logf" 2>&1); then
+		if (cd "$TREE" && "$ut" >"$logf" 2>&1) && ! sanitizer_report "$logf"; then
 			log "unit PASS $rel ($(grep -E '^ +asserts' "$logf" | awk '{print $3}') asserts)"
-		elif only_known_failures "$(basename "$ut")" "$logf"; then
+		elif ! sanitizer_report "$logf" && only_known_failures "$(basename "$ut")" "$logf"; then
 			log "unit PASS $rel: only the base's own known failures ($(known_failures "$(basename "$ut")" | paste -sd, -)), see ci/known-unit-failures.tsv"
 		else
 			log "unit FAIL $rel (log: $logf)"
