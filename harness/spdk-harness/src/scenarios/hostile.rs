@@ -95,7 +95,11 @@ const METHODS: &[(&str, &[Param])] = &[
     ),
     (
         "bdev_lvol_clone_bdev",
-        &[p("bdev", Bdev), p("lvs_name", Lvs), p("clone_name", NewName)],
+        &[
+            p("bdev", Bdev),
+            p("lvs_name", Lvs),
+            p("clone_name", NewName),
+        ],
     ),
     (
         "bdev_lvol_set_parent",
@@ -276,7 +280,11 @@ fn generate(offered: &[&'static str], targets: &[(&str, String)], snap: &str) ->
             (Some(json!(7)), "params a number"),
             (Some(Value::Null), "params null"),
         ] {
-            push(v, has_required || m == "bdev_lvol_delete_lvstore", what.into());
+            push(
+                v,
+                has_required || m == "bdev_lvol_delete_lvstore",
+                what.into(),
+            );
         }
         push(Some(json!({})), true, "params empty".into());
         for p in params.iter().filter(|p| p.required) {
@@ -290,7 +298,11 @@ fn generate(offered: &[&'static str], targets: &[(&str, String)], snap: &str) ->
         let mut q = b.clone();
         q.insert(params[0].name.into(), nothing(params[0].kind));
         q.insert(format!("{} ", params[0].name), json!("x"));
-        push(Some(Value::Object(q)), true, "a param name with a space".into());
+        push(
+            Some(Value::Object(q)),
+            true,
+            "a param name with a space".into(),
+        );
         // Types.
         for p in params.iter() {
             for v in wrong_types(p.kind) {
@@ -334,7 +346,9 @@ fn generate(offered: &[&'static str], targets: &[(&str, String)], snap: &str) ->
                 for start in counts() {
                     for count in [json!(0), json!(1), json!(4), json!(65_536), json!(u64::MAX)] {
                         push(
-                            Some(json!({"name": alias, "cluster_start_index": start, "cluster_count": count})),
+                            Some(
+                                json!({"name": alias, "cluster_start_index": start, "cluster_count": count}),
+                            ),
                             false,
                             format!("the {kind} {alias}, clusters {start} + {count}"),
                         );
@@ -345,12 +359,36 @@ fn generate(offered: &[&'static str], targets: &[(&str, String)], snap: &str) ->
     }
     // Requests that must be refused on real lvols.
     let refused = [
-        ("bdev_lvol_delete", json!({"name": snap}), "a snapshot with 2 clones"),
-        ("bdev_lvol_detach_parent", json!({"name": "lvs1/esnap"}), "an esnap clone"),
-        ("bdev_lvol_detach_parent", json!({"name": "lvs1/deg"}), "a degraded esnap clone"),
-        ("bdev_lvol_detach_parent", json!({"name": "lvs0/ro"}), "a lvol without a parent"),
-        ("bdev_lvol_snapshot", json!({"lvol_name": "lvs0/vol", "snapshot_name": "c1"}), "the name of another lvol"),
-        ("bdev_lvol_clone", json!({"snapshot_name": "lvs0/vol", "clone_name": "new1"}), "a lvol that is not a snapshot"),
+        (
+            "bdev_lvol_delete",
+            json!({"name": snap}),
+            "a snapshot with 2 clones",
+        ),
+        (
+            "bdev_lvol_detach_parent",
+            json!({"name": "lvs1/esnap"}),
+            "an esnap clone",
+        ),
+        (
+            "bdev_lvol_detach_parent",
+            json!({"name": "lvs1/deg"}),
+            "a degraded esnap clone",
+        ),
+        (
+            "bdev_lvol_detach_parent",
+            json!({"name": "lvs0/ro"}),
+            "a lvol without a parent",
+        ),
+        (
+            "bdev_lvol_snapshot",
+            json!({"lvol_name": "lvs0/vol", "snapshot_name": "c1"}),
+            "the name of another lvol",
+        ),
+        (
+            "bdev_lvol_clone",
+            json!({"snapshot_name": "lvs0/vol", "clone_name": "new1"}),
+            "a lvol that is not a snapshot",
+        ),
     ];
     for (m, params, what) in refused {
         if offered.contains(&m) {
@@ -378,7 +416,11 @@ fn generate(offered: &[&'static str], targets: &[(&str, String)], snap: &str) ->
 
 fn shorten(s: &str) -> String {
     if s.chars().count() > 24 {
-        format!("{}... ({} bytes)", s.chars().take(16).collect::<String>(), s.len())
+        format!(
+            "{}... ({} bytes)",
+            s.chars().take(16).collect::<String>(),
+            s.len()
+        )
     } else {
         s.to_string()
     }
@@ -522,7 +564,10 @@ fn hostile_input(lab: &mut Lab) -> Result<String> {
     );
     let targets: Vec<(&str, String)> = vec![
         ("clone", "lvs0/vol".into()),
-        ("snapshot with 2 clones and an esnap clone", "lvs0/snap".into()),
+        (
+            "snapshot with 2 clones and an esnap clone",
+            "lvs0/snap".into(),
+        ),
         ("snapshot by UUID", lab.lvol("lvs0/snap")?.uuid),
         ("clone of that snapshot", "lvs0/c1".into()),
         ("read-only lvol", "lvs0/ro".into()),
@@ -561,9 +606,7 @@ fn hostile_input(lab: &mut Lab) -> Result<String> {
     let taken = drop_created(lab, &before)?;
 
     // Again, over three connections at once: every request sent first.
-    let mut conns: Vec<Client> = (0..3)
-        .map(|_| lab.tgt.connect())
-        .collect::<Result<_>>()?;
+    let mut conns: Vec<Client> = (0..3).map(|_| lab.tgt.connect()).collect::<Result<_>>()?;
     let mut sent: Vec<(usize, &Case, Pending)> = vec![];
     for (i, c) in cases.iter().enumerate() {
         let k = i % conns.len();
