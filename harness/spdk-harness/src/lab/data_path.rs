@@ -40,30 +40,15 @@ impl Lab {
 
     /// Write `data` at byte `offset` of `bdev`, through NVMe-oF/TCP with spdk_dd.
     pub fn write(&mut self, bdev: &str, offset: u64, data: &[u8]) -> Result<()> {
-        check_aligned(offset, data.len() as u64)?;
         let bs = io_size(offset, data.len() as u64);
-        let ex = self.export(bdev)?;
-        let src = self.scratch("w");
         let mut buf = data.to_vec();
         if let Some(i) = self.faults.corrupt_write_at {
             if i < buf.len() {
                 buf[i] ^= 0xff;
             }
         }
-        std::fs::write(&src, &buf).ctx(|| format!("write {}", src.display()))?;
-        let res = self.dd(
-            &ex,
-            &[
-                format!("--if={}", src.display()),
-                "--ob=Nvme0n1".into(),
-                format!("--bs={bs}"),
-                format!("--seek={}", offset / bs),
-                format!("--count={}", data.len() as u64 / bs),
-                "--qd=4".into(),
-            ],
-        );
-        let _ = std::fs::remove_file(&src);
-        res?;
+        let job = self.start_write(bdev, offset, &buf, bs, 4)?;
+        self.finish_io(job)?;
         self.writes += 1;
         if self.faults.kill_after_writes == Some(self.writes) {
             log_line("fault: killing the target under test");
@@ -74,23 +59,8 @@ impl Lab {
 
     /// Read `len` bytes at `offset` of `bdev` through NVMe-oF/TCP with spdk_dd.
     pub fn read(&mut self, bdev: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
-        check_aligned(offset, len)?;
-        let bs = io_size(offset, len);
-        let ex = self.export(bdev)?;
-        let dst = self.scratch("r");
-        self.dd(
-            &ex,
-            &[
-                "--ib=Nvme0n1".into(),
-                format!("--of={}", dst.display()),
-                format!("--bs={bs}"),
-                format!("--skip={}", offset / bs),
-                format!("--count={}", len / bs),
-                "--qd=4".into(),
-            ],
-        )?;
-        let data = std::fs::read(&dst).ctx(|| format!("read {}", dst.display()))?;
-        let _ = std::fs::remove_file(&dst);
+        let job = self.start_read(bdev, offset, len, io_size(offset, len), 4)?;
+        let data = self.finish_io(job)?.expect("a read gives bytes");
         if data.len() as u64 != len {
             return Err(Error::Check(format!(
                 "spdk_dd read {} bytes of {bdev} at {offset}, expected {len}",
@@ -107,14 +77,16 @@ impl Lab {
             .join(format!("dd-{kind}-{}.bin", self.dd_runs))
     }
 
-    /// Run spdk_dd as a userspace NVMe-oF/TCP initiator on the other core.
-    fn dd(&mut self, ex: &Export, args: &[String]) -> Result<()> {
-        let job = self.spawn_dd(ex, args, None)?;
-        self.wait_dd(job, DD_TIMEOUT).map(|_| ())
-    }
-
-    /// Start spdk_dd on the other core and return at once.
-    fn spawn_dd(&mut self, ex: &Export, args: &[String], out: Option<PathBuf>) -> Result<DdJob> {
+    /// Start spdk_dd, a userspace NVMe-oF/TCP initiator, on the other core
+    /// and return at once. `input` is a scratch file it reads (removed when
+    /// it is done), `out` one it writes.
+    fn spawn_dd(
+        &mut self,
+        ex: &Export,
+        args: &[String],
+        input: Option<PathBuf>,
+        out: Option<PathBuf>,
+    ) -> Result<DdJob> {
         self.tgt.check_alive()?;
         let n = self.dd_runs;
         let cfg = self.dir.path().join(format!("dd-{n}.json"));
@@ -146,6 +118,7 @@ impl Lab {
             child,
             cfg,
             log,
+            input,
             out,
             args: args.to_vec(),
         })
@@ -157,6 +130,9 @@ impl Lab {
         let st = poll("spdk_dd to finish", timeout, || {
             job.child.try_wait().ctx(|| "wait spdk_dd".into())
         });
+        if let Some(src) = job.input.take() {
+            let _ = std::fs::remove_file(src);
+        }
         let st = match st {
             Ok(st) => st,
             Err(e) => {
@@ -221,6 +197,7 @@ impl Lab {
                 format!("--count={}", len / bs),
                 format!("--qd={qd}"),
             ],
+            None,
             Some(dst),
         )
     }
@@ -249,9 +226,9 @@ impl Lab {
                 format!("--count={}", data.len() as u64 / bs),
                 format!("--qd={qd}"),
             ],
+            Some(src),
             None,
         )?;
-        self.writes += 1;
         Ok(job)
     }
 
@@ -267,6 +244,7 @@ pub struct DdJob {
     child: Child,
     cfg: PathBuf,
     log: PathBuf,
+    input: Option<PathBuf>,
     out: Option<PathBuf>,
     args: Vec<String>,
 }
@@ -287,6 +265,9 @@ impl Drop for DdJob {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if let Some(src) = self.input.take() {
+            let _ = std::fs::remove_file(src);
         }
     }
 }

@@ -546,24 +546,8 @@ fn load_order(lab: &mut Lab) -> Result<String> {
 fn remove_disk(lab: &mut Lab) -> Result<String> {
     let s = build(lab, 3)?;
     check(lab, &s, "before diskA is removed")?;
-    let (mut conn, pending) = lab.start_remove_disk("diskA")?;
-    let t0 = Instant::now();
-    match conn.wait(pending, REMOVE_TIMEOUT) {
-        Ok(v) => ensure_eq!(v, serde_json::Value::Bool(true), "bdev_aio_delete of diskA"),
-        Err(RpcError::Timeout { .. }) => return Err(removal_hangs(lab, &s)),
-        Err(e) => fail!("bdev_aio_delete of diskA under esnap clones: {e}"),
-    }
-    let took = t0.elapsed();
-    lab.tgt.check_alive()?;
+    let took = remove_disk_a(lab, &s)?;
     let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
-    poll("the clones to turn degraded", HEAL_TIMEOUT, || {
-        for h in &heads {
-            if !lab.lvol(h)?.is_degraded {
-                return Ok(None);
-            }
-        }
-        Ok(Some(()))
-    })?;
     let mut how = vec![];
     for n in s.clones() {
         how.push(expect_no_io(lab, &s, n, "with diskA removed")?);
@@ -587,6 +571,32 @@ fn remove_disk(lab: &mut Lab) -> Result<String> {
         how.join(", "),
         healed.as_millis()
     ))
+}
+
+/// Remove disk A from the target under the clones (`bdev_aio_delete`),
+/// bounded: a removal that does not answer fails naming what the target
+/// shows. Then wait for the clones to turn degraded. Returns how long the
+/// removal took to answer.
+fn remove_disk_a(lab: &mut Lab, s: &Shared) -> Result<Duration> {
+    let (mut conn, pending) = lab.start_remove_disk(&s.a().disk)?;
+    let t0 = Instant::now();
+    match conn.wait(pending, REMOVE_TIMEOUT) {
+        Ok(v) => ensure_eq!(v, serde_json::Value::Bool(true), "bdev_aio_delete of diskA"),
+        Err(RpcError::Timeout { .. }) => return Err(removal_hangs(lab, s)),
+        Err(e) => fail!("bdev_aio_delete of diskA under esnap clones: {e}"),
+    }
+    let took = t0.elapsed();
+    lab.tgt.check_alive()?;
+    let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
+    poll("the clones to turn degraded", HEAL_TIMEOUT, || {
+        for h in &heads {
+            if !lab.lvol(h)?.is_degraded {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })?;
+    Ok(took)
 }
 
 /// The removal of disk A did not answer: say what the target shows then.
@@ -851,6 +861,29 @@ fn copy_image(lab: &mut Lab, lvs: &str, lvol: &str, snap: &str, data: &[u8]) -> 
     Ok(lab.lvol(&format!("{lvs}/{snap}"))?.uuid)
 }
 
+/// Restart (checked against the disks), wait for the clones to heal (their
+/// image's lvstore may load after theirs) and [`check`] every head.
+fn restart_healed(lab: &mut Lab, s: &Shared, how: Restart) -> Result<()> {
+    lab.restart(how)?;
+    let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
+    wait_healed(lab, s, &disks, Instant::now())?;
+    check(lab, s, &format!("after a {how:?} restart"))?;
+    Ok(())
+}
+
+/// Steps 2 and 3 of the flow on a new disk E: the image written again from
+/// the model as `lvsE/image`, and held against the fingerprint `want`.
+/// Returns the copy's uuid.
+fn verified_copy_on_e(lab: &mut Lab, s: &Shared, want: &Fingerprint) -> Result<String> {
+    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
+    let new = copy_image(lab, "lvsE", "head", "image", &s.image)?;
+    let got = fingerprint(lab, "lvsE/image")?;
+    if let Some(why) = copy_differs(want, &got) {
+        fail!("the copy lvsE/image written from the model is refused: {why}");
+    }
+    Ok(new)
+}
+
 /// The node of the image's new disk: `<lvs>/head` is the image's own clone.
 fn image_node(s: &Shared, l: &str) -> Node {
     Node {
@@ -963,34 +996,16 @@ fn permanent_loss(lab: &mut Lab) -> Result<String> {
 
     // Disk A fails: removed from the target, its file gone.
     lab.unexport(&s.a().head)?;
-    let (mut conn, pending) = lab.start_remove_disk("diskA")?;
-    match conn.wait(pending, REMOVE_TIMEOUT) {
-        Ok(v) => ensure_eq!(v, serde_json::Value::Bool(true), "bdev_aio_delete of diskA"),
-        Err(RpcError::Timeout { .. }) => return Err(removal_hangs(lab, &s)),
-        Err(e) => fail!("bdev_aio_delete of diskA under esnap clones: {e}"),
-    }
+    remove_disk_a(lab, &s)?;
     let file = lab.disk_file("diskA")?;
     lab.forget_disk("diskA")?;
     std::fs::remove_file(&file)
         .map_err(|e| Error::Tool(format!("remove {}: {e}", file.display())))?;
-    poll("the clones to turn degraded", HEAL_TIMEOUT, || {
-        for h in &heads {
-            if !lab.lvol(h)?.is_degraded {
-                return Ok(None);
-            }
-        }
-        Ok(Some(()))
-    })?;
     expect_readers(lab, &old, &heads, "with diskA gone")?;
 
     // The image is written again on a new disk E, and checked against the
     // fingerprint recorded before the loss.
-    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
-    let new = copy_image(lab, "lvsE", "head", "image", &s.image)?;
-    let got = fingerprint(lab, "lvsE/image")?;
-    if let Some(why) = copy_differs(&want, &got) {
-        fail!("the copy lvsE/image written from the model is refused: {why}");
-    }
+    let new = verified_copy_on_e(lab, &s, &want)?;
     s.nodes[0] = image_node(&s, "E");
     s.image_uuid = new.clone();
 
@@ -1064,25 +1079,8 @@ fn old_disk_returns(lab: &mut Lab) -> Result<String> {
     let old = s.image_uuid.clone();
     let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
     lab.unexport(&s.a().head)?;
-    let (mut conn, pending) = lab.start_remove_disk("diskA")?;
-    match conn.wait(pending, REMOVE_TIMEOUT) {
-        Ok(v) => ensure_eq!(v, serde_json::Value::Bool(true), "bdev_aio_delete of diskA"),
-        Err(RpcError::Timeout { .. }) => return Err(removal_hangs(lab, &s)),
-        Err(e) => fail!("bdev_aio_delete of diskA under esnap clones: {e}"),
-    }
-    poll("the clones to turn degraded", HEAL_TIMEOUT, || {
-        for h in &heads {
-            if !lab.lvol(h)?.is_degraded {
-                return Ok(None);
-            }
-        }
-        Ok(Some(()))
-    })?;
-    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
-    let new = copy_image(lab, "lvsE", "head", "image", &s.image)?;
-    if let Some(why) = copy_differs(&want, &fingerprint(lab, "lvsE/image")?) {
-        fail!("the copy lvsE/image written from the model is refused: {why}");
-    }
+    remove_disk_a(lab, &s)?;
+    let new = verified_copy_on_e(lab, &s, &want)?;
     let e = image_node(&s, "E");
     let a = std::mem::replace(&mut s.nodes[0], e);
     s.image_uuid = new.clone();
@@ -1110,10 +1108,7 @@ fn old_disk_returns(lab: &mut Lab) -> Result<String> {
         degraded.join(", ")
     );
     check(lab, &s, "after diskA's old image was deleted")?;
-    lab.restart(Restart::Graceful)?;
-    let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
-    wait_healed(lab, &s, &disks, Instant::now())?;
-    check(lab, &s, "after a graceful restart")?;
+    restart_healed(lab, &s, Restart::Graceful)?;
     Ok(format!(
         "{} clones moved while diskA was gone stayed on the copy when it came back; its old \
          image deleted under them, clones healthy, bytes intact, also after a restart",
@@ -1141,12 +1136,7 @@ fn planned_move(lab: &mut Lab) -> Result<String> {
     let heads: Vec<String> = s.clones().map(|n| n.head.clone()).collect();
     expect_readers(lab, &old, &heads, "before the move")?;
     let want = image_fingerprint(lab, &s)?;
-    lab.create_lvstore("diskE", "lvsE", DISK_MIB)?;
-    let new = copy_image(lab, "lvsE", "head", "image", &s.image)?;
-    let got = fingerprint(lab, "lvsE/image")?;
-    if let Some(why) = copy_differs(&want, &got) {
-        fail!("the copy lvsE/image is refused: {why}");
-    }
+    let new = verified_copy_on_e(lab, &s, &want)?;
 
     // I/O on the heads: B and C read whole in 4 KiB reads, D writes 32 MiB.
     let before: Vec<(u64, u64)> = heads
@@ -1251,10 +1241,7 @@ fn planned_move(lab: &mut Lab) -> Result<String> {
     s.image_uuid = new.clone();
     check(lab, &s, "after the move")?;
     for how in [Restart::Graceful, Restart::Kill] {
-        lab.restart(how)?;
-        let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
-        wait_healed(lab, &s, &disks, Instant::now())?;
-        check(lab, &s, &format!("after a {how:?} restart"))?;
+        restart_healed(lab, &s, how)?;
     }
     Ok(format!(
         "3 clones moved to a verified copy on diskE under I/O (2 × {IMAGE_MIB} MiB of 4 KiB reads, \
@@ -1344,10 +1331,7 @@ fn verify_copy(lab: &mut Lab) -> Result<String> {
     s.nodes[0] = image_node(&s, "E");
     s.image_uuid = good;
     check(lab, &s, "after the move")?;
-    lab.restart(Restart::Graceful)?;
-    let disks: Vec<&str> = s.nodes.iter().map(|n| n.disk.as_str()).collect();
-    wait_healed(lab, &s, &disks, Instant::now())?;
-    check(lab, &s, "after a graceful restart")?;
+    restart_healed(lab, &s, Restart::Graceful)?;
     Ok(format!(
         "refused by the flow: {}; the other size also by the RPC (-EINVAL) for {} clones; \
          the right copy taken, {} clones moved, intact after a restart",
