@@ -10,7 +10,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 JUNIT_DIR ?= build/reports
 
-.PHONY: all deps build unit unit-sanitize verify verify-backport test harness-test patches-apply patches-export \
+.PHONY: all deps build unit unit-sanitize verify crash-matrix verify-backport test harness-test patches-apply patches-export \
 	patches-check patches-check-export patches-check-each patches-check-format \
 	patches-check-format-series clean
 
@@ -50,6 +50,17 @@ verify: build
 	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
 	@SPDK_BASE=$(BASE) target/release/spdk-verify --junit $(JUNIT_DIR)/verify-$(BASE).xml
 
+## The crash matrix's fixed seeds: SIGKILL spdk_tgt at seeded points of each
+## operation that changes an lvol store, then hold what loads to the model
+## (spdk-verify --crash-matrix; CRASH_TRIALS, CRASH_SEED). ci/nightly runs 1000.
+CRASH_TRIALS ?= 26
+CRASH_SEED ?= 1
+crash-matrix: build
+	@mkdir -p $(JUNIT_DIR)
+	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
+	@SPDK_BASE=$(BASE) target/release/spdk-verify --crash-matrix --trials $(CRASH_TRIALS) \
+		--seed $(CRASH_SEED) --junit $(JUNIT_DIR)/crash-matrix-$(BASE).xml
+
 ## The backport: build $(BACKPORT) unpatched and with patches/$(BACKPORT) (and
 ## master), then three verify runs: unpatched (each fixed bug must show, named),
 ## patched (all pass), and checksums across the three builds.
@@ -63,8 +74,8 @@ verify-backport: deps
 ## All tests: SPDK unit tests of the patched libraries, the same built with
 ## ASan and UBSan, the harness's own tests (client, inspector, checks that a
 ## broken target fails), then every scenario against the running target
-## (make verify).
-test: unit unit-sanitize harness-test verify
+## (make verify), and the crash matrix's fixed seeds (make crash-matrix).
+test: unit unit-sanitize harness-test verify crash-matrix
 
 harness-test: build
 	@SPDK_BASE=$(BASE) $(CARGO) nextest run --workspace --no-fail-fast --profile ci

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The backport's verification: the same harness, four runs.
+# The backport's verification: the same harness, five runs.
 #
 #   ci/verify-backport.sh [BASE]      (default longhorn-v24.09; the builds must exist:
 #                                      `make verify-backport` makes them first)
@@ -12,6 +12,8 @@
 #   4. Disks moved between builds: an lvstore written by each of the three builds is
 #      loaded by each other (upgrade and downgrade); lvols, bytes, checksums,
 #      per-cluster values and a backing image's xattr carry over as the README says.
+#   5. The crash matrix's fixed seeds on BASE with patches/BASE (as `make crash-matrix`
+#      runs them on master): SIGKILL in each operation, what loads is before or after.
 #
 # Each run prints its table; progress goes to build/reports/verify-backport-N.log.
 # Exits non-zero if any run does not hold up.
@@ -74,5 +76,10 @@ run 4 "disks moved between builds" \
 	--title "4. disks moved between builds: $BASE unpatched, $BASE patched, master (upgrade and downgrade)" \
 	--junit "$REPORTS/cross-disks-$BASE.xml"
 
+run 5 "crash matrix, fixed seeds" \
+	env SPDK_BASE="$BASE" SPDK_TREE="$PATCHED" "$VERIFY" --crash-matrix \
+	--trials "${CRASH_TRIALS:-26}" --seed "${CRASH_SEED:-1}" \
+	--title "5. crash matrix on $BASE with patches/$BASE: ${CRASH_TRIALS:-26} SIGKILLs, seed ${CRASH_SEED:-1}" \
+	--junit "$REPORTS/crash-matrix-$BASE.xml"
 ((${#failed[@]} == 0)) || die "backport verification: run(s) ${failed[*]} did not hold up"
-log "backport verification: all four runs held up"
+log "backport verification: all five runs held up"

@@ -3,6 +3,7 @@
 //! before and after restarts.
 
 pub mod build;
+pub mod crash;
 pub mod cross;
 pub mod cross_disks;
 pub mod data;

@@ -105,6 +105,11 @@ pub const CLONES_UNLISTED: Bug = Bug {
     what: "no listing names the external snapshot of a degraded esnap clone (it has no bdev, and bdev_lvol_get_lvols shows no external_snapshot_name): whoever moves or deletes a backing image can't tell which clones read it (upstream SPDK and Longhorn v1.8.x)",
 };
 
+pub const MIDDLE_DELETE_CRASH: Bug = Bug {
+    id: "interrupted middle delete",
+    what: "a crash in the delete of a snapshot that has a parent, once its clone is on the parent, leaves a disk whose next load crashes (SIGSEGV in bs_blob_list_remove) or, with that fixed, leaks the clusters the clone did not take (upstream SPDK and Longhorn v1.8.x; found by the crash matrix)",
+};
+
 /// A scenario's steps and assertions: a key figure for the report, or an
 /// error that names what went wrong.
 pub type Run = fn(&mut Lab) -> Result<String>;

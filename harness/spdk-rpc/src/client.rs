@@ -176,6 +176,30 @@ impl Client {
         }
     }
 
+    /// The answer to `p` if it has arrived, without waiting for it: `None`
+    /// while it has not (answers to other requests that arrive meanwhile are
+    /// parked), else the answer or its error. `p` stays pending until
+    /// [`Client::wait`] takes it; an answer seen here is parked for that.
+    pub fn try_answer(&mut self, p: &Pending) -> Option<Result<Value>> {
+        loop {
+            if let Some(resp) = self.parked.get(&p.id) {
+                return Some(answer(&p.method, resp.clone()));
+            }
+            let tick = Duration::from_millis(1);
+            let resp = match self.read_value(&p.method, Instant::now() + tick, tick) {
+                Ok(v) => v,
+                Err(RpcError::Timeout { .. }) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            match resp.get("id").and_then(Value::as_u64) {
+                Some(id) => {
+                    self.parked.insert(id, resp);
+                }
+                None => return Some(answer(&p.method, resp)),
+            }
+        }
+    }
+
     /// Read one complete JSON value from the connection.
     pub fn read_value(
         &mut self,

@@ -4,6 +4,8 @@
 //!   spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]
 //!   spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...
 //!   spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...
+//!   spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]
+//!   spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED
 //!
 //! `--expect-bugs` is for a build that still has the bugs our series fixes (the
 //! unpatched Longhorn base): each scenario that proves a bug fixed must fail
@@ -16,19 +18,72 @@
 //! `--cross-disks` moves an lvstore written by a target of each build to a
 //! target of each other build (upgrade and downgrade) and checks what carries
 //! over: lvols, bytes, checksums, per-cluster values, a backing image's xattr.
+//!
+//! `--crash-matrix` SIGKILLs the target at seeded points of each operation
+//! that changes an lvol store ([`spdk_harness::crash`]): N trials (default
+//! 26, two per operation) over the operations in turn, trial i seeded from S
+//! (default 1); `--replay OP:SEED` runs the one trial a failure printed.
 
 use spdk_harness::build::SpdkBuild;
 use spdk_harness::lab::Faults;
 use spdk_harness::outcome::{Expect, Outcome};
-use spdk_harness::{cross, cross_disks, report, scenarios};
+use spdk_harness::{crash, cross, cross_disks, report, scenarios};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...";
+const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]\n       spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cross {
     Checksums,
     Disks,
+}
+
+fn number(flag: &str, v: Option<String>) -> Result<u64, String> {
+    let v = v.ok_or_else(|| format!("{flag} takes a number"))?;
+    let parsed = match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => v.parse(),
+    };
+    parsed.map_err(|e| format!("{flag} {v}: {e}"))
+}
+
+fn crash_plan(
+    trials: Option<String>,
+    seed: Option<String>,
+    ops: Option<String>,
+    replay: Option<String>,
+) -> Result<crash::Plan, String> {
+    let op = |s: &str| {
+        crash::Op::parse(s).ok_or_else(|| {
+            format!(
+                "no crash matrix operation {s}; one of: {}",
+                crash::OPS.map(crash::Op::label).join(", ")
+            )
+        })
+    };
+    let ops = match ops {
+        Some(list) => list.split(',').map(op).collect::<Result<Vec<_>, _>>()?,
+        None => crash::OPS.to_vec(),
+    };
+    let replay = match replay {
+        Some(r) => {
+            let (o, s) = r
+                .split_once(':')
+                .ok_or_else(|| format!("--replay takes OP:SEED, got {r}"))?;
+            Some((op(o)?, number("--replay", Some(s.to_string()))?))
+        }
+        None => None,
+    };
+    let trials = match trials {
+        Some(t) => number("--trials", Some(t))? as u32,
+        None => 2 * ops.len() as u32,
+    };
+    Ok(crash::Plan {
+        seed: seed.map_or(Ok(1), |s| number("--seed", Some(s)))?,
+        trials,
+        ops,
+        replay,
+    })
 }
 
 fn main() -> ExitCode {
@@ -37,6 +92,8 @@ fn main() -> ExitCode {
     let mut expect_bugs = false;
     let mut cross = None;
     let mut names = vec![];
+    let mut crash_matrix = false;
+    let (mut trials, mut seed, mut ops, mut replay) = (None, None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -45,6 +102,11 @@ fn main() -> ExitCode {
             "--expect-bugs" => expect_bugs = true,
             "--cross-checksums" => cross = Some(Cross::Checksums),
             "--cross-disks" => cross = Some(Cross::Disks),
+            "--crash-matrix" => crash_matrix = true,
+            "--trials" => trials = args.next(),
+            "--seed" => seed = args.next(),
+            "--ops" => ops = args.next(),
+            "--replay" => replay = args.next(),
             "--list" => {
                 for s in scenarios::all() {
                     let bug = s.bug.map(|b| format!(" [{}]", b.id)).unwrap_or_default();
@@ -62,7 +124,31 @@ fn main() -> ExitCode {
     let base = std::env::var("SPDK_BASE").unwrap_or_else(|_| "master".into());
     let kind = std::env::var("SPDK_HARNESS_BASE_BDEV").unwrap_or_else(|_| "aio".into());
 
-    let (suite, title, outcomes) = if let Some(cross) = cross {
+    let (suite, title, outcomes) = if crash_matrix {
+        let plan = match crash_plan(trials, seed, ops, replay) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        };
+        let what = match plan.replay {
+            Some((op, s)) => format!("replay of {} seed {s:#x}", op.label()),
+            None => format!(
+                "{} trials over {} operations, seed {}",
+                plan.trials,
+                plan.ops.len(),
+                plan.seed
+            ),
+        };
+        eprintln!("[verify] crash matrix: {what} ...");
+        (
+            format!("crash-matrix-{base}-{kind}"),
+            title
+                .unwrap_or_else(|| format!("crash matrix: base {base}, base bdevs {kind}, {what}")),
+            crash::run(&plan),
+        )
+    } else if let Some(cross) = cross {
         let flag = match cross {
             Cross::Checksums => "--cross-checksums",
             Cross::Disks => "--cross-disks",

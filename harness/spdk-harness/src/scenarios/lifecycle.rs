@@ -4,12 +4,14 @@
 //! the target is killed in the middle of the operations that change a
 //! checksummed snapshot's clusters.
 
+use crate::crash::{self, KillAt, Op};
 use crate::data::{expect_bytes, pattern};
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart, CLUSTER, MIB};
 use crate::offline::store;
 use crate::outcome::{
-    Scenario, ESNAP_MOVED_REMOVAL, ESNAP_PARENT_REMOVAL, LVS_DELETE_RACE, STALE_CHECKSUM,
+    Scenario, ESNAP_MOVED_REMOVAL, ESNAP_PARENT_REMOVAL, LVS_DELETE_RACE, MIDDLE_DELETE_CRASH,
+    STALE_CHECKSUM,
 };
 use crate::steps::{self, log_line, poll, Latency};
 use crate::{ensure, ensure_eq, fail};
@@ -39,6 +41,13 @@ pub fn scenarios() -> Vec<Scenario> {
             needs: steps::CHECKSUM_RPCS,
             bug: Some(STALE_CHECKSUM),
             run: checksum_crash,
+        },
+        Scenario {
+            name: "lifecycle_middle_delete_crash",
+            about: "SIGKILL after each I/O of the delete of snap2 in snap1 <- snap2 <- base: the lvstore loads, in the before or after state, bytes intact, checksums right or absent, no cluster leaked",
+            needs: &[],
+            bug: Some(MIDDLE_DELETE_CRASH),
+            run: middle_delete_crash,
         },
     ]
 }
@@ -420,4 +429,31 @@ fn crash_trial(
     } else {
         Duration::ZERO
     })
+}
+
+// ------------------------------------- a snapshot delete with a parent
+
+/// The delete of snap2 makes four I/Os to the store's disk: the snapshot's
+/// pending removal, the clone's extent page, the clone's metadata (now on
+/// snap1), the snapshot's removal. A SIGKILL after each of the first three
+/// (and after the answer) must leave a disk that loads whole.
+fn middle_delete_crash(_first: &mut Lab) -> Result<String> {
+    let mut seen = vec![];
+    for at in [
+        KillAt::Ios(1),
+        KillAt::Ios(2),
+        KillAt::Ios(3),
+        KillAt::Answer,
+    ] {
+        match crash::kill_once(Op::Delete, at) {
+            Ok(side) => seen.push(format!("{at}: {side}")),
+            Err(e) => {
+                fail!("SIGKILL {at} into the delete of lvs0/snap2 ({MIDDLE_DELETE_CRASH}): {e}")
+            }
+        }
+    }
+    Ok(format!(
+        "4 SIGKILLs in the delete of a snapshot with a parent, each loaded whole: {}",
+        seen.join(", ")
+    ))
 }
