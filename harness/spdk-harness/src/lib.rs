@@ -12,6 +12,7 @@ pub mod faults;
 pub mod lab;
 pub mod offline;
 pub mod outcome;
+pub mod races;
 pub mod report;
 pub mod scenarios;
 pub mod steps;

@@ -6,6 +6,7 @@
 //!   spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...
 //!   spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]
 //!   spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED
+//!   spdk-verify [--junit PATH] [--title T] --races [--runs N] [--seed S] [--replay RACE:SEED]
 //!
 //! `--expect-bugs` is for a build that still has the bugs our series fixes (the
 //! unpatched Longhorn base): each scenario that proves a bug fixed must fail
@@ -23,6 +24,9 @@
 //! that changes an lvol store ([`spdk_harness::crash`]): N trials (default
 //! 26, two per operation) over the operations in turn, trial i seeded from S
 //! (default 1); `--replay OP:SEED` runs the one trial a failure printed.
+//!
+//! `--races` runs each race of [`spdk_harness::races`] N times (default 4)
+//! with seeded jitter, and holds every outcome to the allowed set.
 
 use spdk_harness::build::SpdkBuild;
 use spdk_harness::lab::Faults;
@@ -30,7 +34,7 @@ use spdk_harness::outcome::{Expect, Outcome};
 use spdk_harness::{crash, cross, cross_disks, report, scenarios};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]\n       spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED";
+const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]\n       spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED\n       spdk-verify [--junit PATH] [--title T] --races [--runs N] [--seed S] [--replay RACE:SEED]";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cross {
@@ -45,6 +49,35 @@ fn number(flag: &str, v: Option<String>) -> Result<u64, String> {
         None => v.parse(),
     };
     parsed.map_err(|e| format!("{flag} {v}: {e}"))
+}
+
+fn races_plan(
+    runs: Option<String>,
+    seed: Option<String>,
+    replay: Option<String>,
+) -> Result<spdk_harness::races::Plan, String> {
+    use spdk_harness::races::{Race, RACES};
+    let replay = match replay {
+        Some(r) => {
+            let (name, s) = r
+                .split_once(':')
+                .ok_or_else(|| format!("--replay takes RACE:SEED, got {r}"))?;
+            let race = Race::parse(name).ok_or_else(|| {
+                format!(
+                    "no race {name}; one of: {}",
+                    RACES.map(Race::label).join(", ")
+                )
+            })?;
+            Some((race, number("--replay", Some(s.to_string()))?))
+        }
+        None => None,
+    };
+    Ok(spdk_harness::races::Plan {
+        seed: seed.map_or(Ok(1), |s| number("--seed", Some(s)))?,
+        runs: runs.map_or(Ok(4), |r| number("--runs", Some(r)))? as u32,
+        races: RACES.to_vec(),
+        replay,
+    })
 }
 
 fn crash_plan(
@@ -93,6 +126,8 @@ fn main() -> ExitCode {
     let mut cross = None;
     let mut names = vec![];
     let mut crash_matrix = false;
+    let mut races = false;
+    let mut runs = None;
     let (mut trials, mut seed, mut ops, mut replay) = (None, None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -103,6 +138,8 @@ fn main() -> ExitCode {
             "--cross-checksums" => cross = Some(Cross::Checksums),
             "--cross-disks" => cross = Some(Cross::Disks),
             "--crash-matrix" => crash_matrix = true,
+            "--races" => races = true,
+            "--runs" => runs = args.next(),
             "--trials" => trials = args.next(),
             "--seed" => seed = args.next(),
             "--ops" => ops = args.next(),
@@ -124,7 +161,25 @@ fn main() -> ExitCode {
     let base = std::env::var("SPDK_BASE").unwrap_or_else(|_| "master".into());
     let kind = std::env::var("SPDK_HARNESS_BASE_BDEV").unwrap_or_else(|_| "aio".into());
 
-    let (suite, title, outcomes) = if crash_matrix {
+    let (suite, title, outcomes) = if races {
+        let plan = match races_plan(runs, seed, replay) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        };
+        let what = match plan.replay {
+            Some((r, s)) => format!("replay of {} seed {s:#x}", r.label()),
+            None => format!("{} runs of each race, seed {}", plan.runs, plan.seed),
+        };
+        eprintln!("[verify] races: {what} ...");
+        (
+            format!("races-{base}-{kind}"),
+            title.unwrap_or_else(|| format!("races: base {base}, base bdevs {kind}, {what}")),
+            spdk_harness::races::run(&plan),
+        )
+    } else if crash_matrix {
         let plan = match crash_plan(trials, seed, ops, replay) {
             Ok(p) => p,
             Err(e) => {

@@ -73,6 +73,11 @@ fn run_in_lab(s: &Scenario, faults: Faults) -> Result<String> {
     // Every scenario ends with a live target: a crash during the last step
     // must not pass unnoticed.
     lab.tgt.check_alive()?;
+    // A sanitized build reports leaks only when the target exits: with
+    // SPDK_HARNESS_CLEAN_EXIT set, it must exit 0 on SIGTERM at the end too.
+    if std::env::var_os("SPDK_HARNESS_CLEAN_EXIT").is_some() {
+        lab.stop_target(crate::lab::Restart::Graceful)?;
+    }
     Ok(figure)
 }
 
