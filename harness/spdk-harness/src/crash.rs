@@ -358,14 +358,7 @@ pub fn kill_once(op: Op, at: KillAt) -> Result<&'static str> {
 
 /// A panic in a trial is its failure.
 fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic".into());
-        Err(Error::Check(format!("the trial panicked: {what}")))
-    })
+    crate::error::catch_panic("the trial", f)
 }
 
 // ------------------------------------------------------------ the model
@@ -563,6 +556,9 @@ struct Setup {
     image: Vec<u8>,
     image_bdev: Option<String>,
     dst_bdev: Option<String>,
+    /// Does the target offer whole and per-cluster checksums?
+    checksums: bool,
+    ranges: bool,
 }
 
 /// One trial in a lab of its own: build the world, run `op`, and either let
@@ -730,6 +726,8 @@ fn setup(lab: &mut Lab, op: Op) -> Result<Setup> {
         image,
         image_bdev,
         dst_bdev,
+        checksums,
+        ranges,
     })
 }
 
@@ -976,11 +974,10 @@ fn check_loaded(
     }
 
     // Checksums now, held to the clusters the disk says each snapshot holds.
-    let ranges = steps::has_ranges(lab)?;
-    let checksums = lab.missing_methods(steps::CHECKSUM_RPCS)?.is_empty();
+    let (ranges, checksums) = (s.ranges, s.checksums);
     let mut stored: Vec<(String, Option<u64>, Option<Vec<ClusterChecksum>>)> = vec![];
     if checksums {
-        for (name, shape) in &got {
+        for name in got.keys() {
             let w = matching[0].1;
             if !w[name].snapshot {
                 continue;
@@ -1006,7 +1003,6 @@ fn check_loaded(
             } else {
                 None
             };
-            let _ = shape;
             stored.push((name.clone(), whole, per));
         }
     }

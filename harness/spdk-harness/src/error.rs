@@ -76,6 +76,19 @@ impl<T> Context<T> for std::result::Result<T, std::io::Error> {
     }
 }
 
+/// Run `f`; a panic in it is its failure ("`who` panicked: ..."), not the
+/// end of the run.
+pub fn catch_panic<T>(who: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into());
+        Err(Error::Check(format!("{who} panicked: {what}")))
+    })
+}
+
 /// Fail the current check with a formatted message.
 #[macro_export]
 macro_rules! fail {

@@ -19,7 +19,7 @@
 
 use crate::crash::trial_seed;
 use crate::data::{expect_bytes, pattern};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lab::{Lab, Restart, CLUSTER, MIB};
 use crate::outcome::{Expect, Outcome};
 use crate::steps::{self, Latency, CRC64_GO_ISO};
@@ -118,9 +118,7 @@ pub fn run(plan: &Plan) -> Vec<Outcome> {
                 seeds.len(),
                 jitter.as_millis()
             );
-            let r =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| one(race, seed, jitter)))
-                    .unwrap_or_else(|_| Err(Error::Check("the run panicked".into())));
+            let r = crate::error::catch_panic("the run", || one(race, jitter));
             match r {
                 Ok(o) => {
                     eprintln!("[races]   {o}");
@@ -245,7 +243,7 @@ fn jitter(d: Duration) {
 }
 
 /// One run of `race`; returns its outcome, as the answers it got.
-fn one(race: Race, _seed: u64, j: Duration) -> Result<String> {
+fn one(race: Race, j: Duration) -> Result<String> {
     let mut own = Lab::new()?;
     let lab = &mut own;
     let needs: &[&str] = match race {
@@ -266,12 +264,7 @@ fn one(race: Race, _seed: u64, j: Duration) -> Result<String> {
             jitter(j);
             let (mut c2, st) = stop(lab, "s")?;
             let (r, s) = (wait(&mut c1, reg)?, wait(&mut c2, st)?);
-            match (r, s) {
-                (True, True)
-                | (True, Failed(Some(Errno::ESRCH)))
-                | (Failed(Some(Errno::EINTR)), True) => {}
-                _ => fail!("register {r}, stop {s}: not an allowed pair"),
-            }
+            allowed_stop_pair("register", r, s)?;
             check_checksum(lab, &w, "s", r == True)?;
             format!("register {r}, stop {s}")
         }
@@ -346,12 +339,7 @@ fn one(race: Race, _seed: u64, j: Duration) -> Result<String> {
             jitter(j);
             let (mut c2, st) = stop(lab, "s")?;
             let (r, s) = (wait(&mut c1, reg)?, wait(&mut c2, st)?);
-            match (r, s) {
-                (True, True)
-                | (True, Failed(Some(Errno::ESRCH)))
-                | (Failed(Some(Errno::EINTR)), True) => {}
-                _ => fail!("range register {r}, stop {s}: not an allowed pair"),
-            }
+            allowed_stop_pair("range register", r, s)?;
             check_checksum(lab, &w, "s", r == True)?;
             check_ranges(lab, &w, r == True)?;
             format!("range register {r}, stop {s}")
@@ -410,6 +398,18 @@ fn one(race: Race, _seed: u64, j: Duration) -> Result<String> {
     lab.unexport(&n("vol"))?;
     lab.restart(Restart::Graceful)?;
     Ok(outcome)
+}
+
+/// A pass and one stop of it: completed before the stop (true, -ESRCH),
+/// completed as the stop came (true, true), or stopped (-EINTR, true).
+fn allowed_stop_pair(what: &str, r: Answer, s: Answer) -> Result<()> {
+    use Answer::*;
+    match (r, s) {
+        (True, True) | (True, Failed(Some(Errno::ESRCH))) | (Failed(Some(Errno::EINTR)), True) => {
+            Ok(())
+        }
+        _ => fail!("{what} {r}, stop {s}: not an allowed pair"),
+    }
 }
 
 fn check_listed(lab: &mut Lab, x: &str, listed: bool) -> Result<()> {

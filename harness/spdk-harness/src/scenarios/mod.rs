@@ -40,15 +40,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
 pub fn run(s: &Scenario, faults: Faults) -> Outcome {
     let t0 = Instant::now();
     // A panic in a scenario is its failure, not the end of the run.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_in_lab(s, faults)))
-        .unwrap_or_else(|p| {
-            let what = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".into());
-            Err(Error::Check(format!("the scenario panicked: {what}")))
-        })
+    let result = crate::error::catch_panic("the scenario", || run_in_lab(s, faults))
         .map_err(|e| e.to_string());
     Outcome {
         name: s.name,
