@@ -717,7 +717,7 @@ fn setup(lab: &mut Lab, op: Op) -> Result<Setup> {
             lab.unexport(&bdev)?;
             image_bdev = Some(bdev);
         }
-        Op::ShallowCopy => dst_bdev = Some(lab.add_disk("disk1", VOL_MIB)?),
+        Op::ShallowCopy => dst_bdev = Some(lab.add_file_disk("disk1", VOL_MIB)?),
         _ => {}
     }
     Ok(Setup {

@@ -778,3 +778,52 @@ fn inspect_and_render(img: &[u8]) -> std::result::Result<(), TestCaseError> {
     }
     Ok(())
 }
+
+/// Behind the NVMe driver (the nightly's PCIe disks, rehearsed here with
+/// NVMe-oF/TCP), a restart's inspection reads the metadata through the
+/// driver with spdk_dd, and that read must equal the exporter's file (a
+/// difference fails the restart). After a SIGKILL and a graceful stop, the
+/// store read that way holds the lvols the target listed.
+#[test]
+#[file_serial(spdk_target)]
+fn inspect_reads_nvme_disks_through_the_driver_as_their_file_holds() {
+    let mut lab =
+        Lab::with_base(spdk_harness::lab::BaseKind::NvmfTcp).unwrap_or_else(|e| panic!("lab: {e}"));
+    let run = |lab: &mut Lab| -> Result<()> {
+        let cs = 4 * MIB;
+        lvstore(lab, "disk0", 128, cs)?;
+        lvol(lab, "vol", 16, true)?;
+        write_cluster(lab, "vol", 0, cs, 30)?;
+        snapshot(lab, "vol", "snap")?;
+        clone(lab, "snap", "clone")?;
+        write_cluster(lab, "clone", 1, cs, 31)?;
+        for how in [Restart::Kill, Restart::Graceful] {
+            let dump = lab.dir().join("disk0.metadata.img");
+            let _ = std::fs::remove_file(&dump);
+            let names = lab.restart_inspecting(how, |stores| {
+                let s = store(stores, "disk0")?;
+                let mut names: Vec<String> = s
+                    .blobs
+                    .iter()
+                    .filter(|b| !b.super_blob)
+                    .filter_map(|b| b.name().map(String::from))
+                    .collect();
+                names.sort();
+                Ok(names)
+            })?;
+            ensure!(
+                dump.exists(),
+                "after a {how:?} restart: the inspection did not read disk0 through the NVMe driver"
+            );
+            ensure_eq!(
+                names,
+                vec!["clone".to_string(), "snap".into(), "vol".into()],
+                "after a {how:?} restart: the lvols on disk0 read through the driver"
+            );
+        }
+        Ok(())
+    };
+    if let Err(e) = run(&mut lab) {
+        panic!("{e}");
+    }
+}

@@ -308,7 +308,7 @@ fn run_cell(lab: &mut Lab, op: Op, event: Event) -> Result<String> {
         })?;
     }
     if op == Op::ShallowCopy {
-        lab.add_disk("dst", LVOL_MIB + 4)?;
+        lab.add_file_disk("dst", LVOL_MIB + 4)?;
     }
     if op == Op::Inflate {
         // Each cluster the inflate copies is written too: it lasts seconds.
@@ -397,7 +397,7 @@ fn start(lab: &mut Lab, op: Op, range: bool) -> Result<Running> {
                 .call_timeout(
                     &BdevLvolStartShallowCopy {
                         src_lvol_name: s,
-                        dst_bdev_name: "dst".into(),
+                        dst_bdev_name: lab.disk_bdev("dst")?,
                     },
                     EVENT_BOUND,
                 )

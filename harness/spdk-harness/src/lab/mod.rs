@@ -27,6 +27,7 @@ use std::time::Duration;
 
 mod data_path;
 pub mod disk_edit;
+mod image;
 mod restart;
 
 pub use data_path::DdJob;
@@ -85,6 +86,8 @@ pub struct Disk {
     pub bdev: String,
     /// The backing file, for AIO and for the exporter's AIO bdev.
     pub file: Option<PathBuf>,
+    /// Its size in bytes, as the target under test sees it.
+    pub size: u64,
     attach: Attach,
 }
 
@@ -214,14 +217,47 @@ impl Lab {
     }
 
     /// Add a base disk of `size_mib` and return the bdev to put an lvstore on.
+    /// A PCIe disk is a whole namespace, whatever `size_mib` says.
     pub fn add_disk(&mut self, name: &str, size_mib: u64) -> Result<String> {
-        let disk = match &self.base {
+        self.add_disk_as(self.base.clone(), name, size_mib)
+    }
+
+    /// For a scenario that reads or edits its disks' files itself (offline
+    /// edits of the metadata, a lost disk's file removed, a shallow copy's
+    /// destination read back): on a PCIe host its disks are AIO files, as
+    /// elsewhere. Called before any disk is added.
+    pub fn need_files(&mut self) -> Result<()> {
+        if !self.disks.is_empty() {
+            return Err(Error::Tool(
+                "need_files is for a lab with no disk yet".into(),
+            ));
+        }
+        if let BaseKind::Pcie(_) = self.base {
+            log_line("this scenario reads its disks' files: they are AIO files here");
+            self.base = BaseKind::Aio;
+        }
+        Ok(())
+    }
+
+    /// [`Lab::add_disk`] for a disk whose file the scenario reads itself: an
+    /// AIO file on a PCIe host (see [`Lab::need_files`]).
+    pub fn add_file_disk(&mut self, name: &str, size_mib: u64) -> Result<String> {
+        let base = match self.base {
+            BaseKind::Pcie(_) => BaseKind::Aio,
+            ref other => other.clone(),
+        };
+        self.add_disk_as(base, name, size_mib)
+    }
+
+    fn add_disk_as(&mut self, base: BaseKind, name: &str, size_mib: u64) -> Result<String> {
+        let mut disk = match &base {
             BaseKind::Aio => {
                 let file = self.sparse_file(name, size_mib)?;
                 Disk {
                     name: name.into(),
                     bdev: name.into(),
                     file: Some(file.clone()),
+                    size: 0,
                     attach: Attach::Aio {
                         file,
                         uuid: new_uuid()?,
@@ -245,6 +281,7 @@ impl Lab {
                     name: name.into(),
                     bdev: format!("{name}n1"),
                     file: Some(file),
+                    size: 0,
                     attach: Attach::Nvme(BdevNvmeAttachController {
                         name: name.into(),
                         trtype: "tcp".into(),
@@ -256,17 +293,20 @@ impl Lab {
                 }
             }
             BaseKind::Pcie(addrs) => {
-                let used = self.disks.len();
-                let addr = addrs.get(used).cloned().ok_or_else(|| {
-                    Error::Build(format!(
-                        "SPDK_HARNESS_PCIE names {} controller(s); a scenario needs more",
+                let used = self.disks.iter().filter(|d| d.file.is_none()).count();
+                let Some(addr) = addrs.get(used).cloned() else {
+                    // More disks than controllers: the rest are AIO files.
+                    log_line(&format!(
+                        "SPDK_HARNESS_PCIE names {} controller(s), all in use: disk {name} is an AIO file",
                         addrs.len()
-                    ))
-                })?;
+                    ));
+                    return self.add_disk_as(BaseKind::Aio, name, size_mib);
+                };
                 Disk {
                     name: name.into(),
                     bdev: format!("{name}n1"),
                     file: None,
+                    size: 0,
                     attach: Attach::Nvme(BdevNvmeAttachController {
                         name: name.into(),
                         trtype: "PCIe".into(),
@@ -277,6 +317,14 @@ impl Lab {
             }
         };
         self.attach(&disk)?;
+        let info = self.tgt.ok(&BdevGetBdevs {
+            name: Some(disk.bdev.clone()),
+            ..Default::default()
+        })?;
+        let b = info
+            .first()
+            .ok_or_else(|| Error::Tool(format!("bdev {} is not listed", disk.bdev)))?;
+        disk.size = b.num_blocks * u64::from(b.block_size);
         let bdev = disk.bdev.clone();
         self.disks.push(disk);
         Ok(bdev)
@@ -420,6 +468,11 @@ impl Lab {
             .file
             .clone()
             .ok_or_else(|| Error::Tool(format!("{name} has no file")))
+    }
+
+    /// The bdev of base disk `name` (the AIO bdev, or the NVMe namespace's).
+    pub fn disk_bdev(&self, name: &str) -> Result<String> {
+        Ok(self.disk(name)?.bdev.clone())
     }
 
     fn disk(&self, name: &str) -> Result<&Disk> {

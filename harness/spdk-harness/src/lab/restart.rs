@@ -5,10 +5,11 @@
 //! ([`offline::check_restart`]), run the caller's own check of what was read,
 //! if any, and start the target again on its disks, also when a check failed.
 //!
-//! The files are read while no target under test has them open. With
-//! `SPDK_HARNESS_BASE_BDEV=nvmf-tcp` the exporter keeps its AIO bdev open, but
-//! idle: the only writer, the target under test, is gone. PCIe disks have no
-//! file and can't be inspected.
+//! The disks are read while no target under test has them open: an AIO disk
+//! from its file, a disk behind the NVMe driver (PCIe, or the exporter's
+//! namespace with `SPDK_HARNESS_BASE_BDEV=nvmf-tcp`) by `spdk_dd` into a file
+//! (`image.rs`). With nvmf-tcp the exporter keeps its AIO bdev open, but
+//! idle: the only writer, the target under test, is gone.
 
 use super::{Disk, Lab};
 use crate::error::{Error, Result};
@@ -133,7 +134,6 @@ impl Lab {
         let mut files: Vec<(String, String)> = self
             .disks()
             .iter()
-            .filter(|d| d.file.is_some())
             .map(|d| (d.bdev.clone(), d.name.clone()))
             .collect();
         // An lvstore on a delay bdev over a disk is that disk's.
@@ -254,7 +254,7 @@ impl Lab {
         }
     }
 
-    /// Read every base disk's file with the inspector, as (disk name, store).
+    /// Read every base disk with the inspector, as (disk name, store).
     /// Disks that hold no blobstore (no super block signature) are left out;
     /// any other error fails. The target under test must be stopped.
     pub fn inspect_disks(&mut self) -> Result<Vec<(String, Store)>> {
@@ -264,14 +264,12 @@ impl Lab {
             ));
         }
         let mut out = vec![];
-        for d in self.disks() {
-            let file = d.file.as_ref().ok_or_else(|| {
-                Error::Tool(format!(
-                    "disk {} ({}) has no backing file to inspect",
-                    d.name,
-                    self.base.label()
-                ))
-            })?;
+        for d in self.disks().to_vec() {
+            let Some(file) = self.disk_image(&d)? else {
+                log_line(&format!("inspected {}: no blobstore", d.name));
+                continue;
+            };
+            let file = &file;
             let store = match Store::open(file) {
                 Ok(s) => s,
                 // A base bdev without an lvstore (an esnap's, say) is not read.

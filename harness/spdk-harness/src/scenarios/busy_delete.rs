@@ -172,8 +172,8 @@ fn shallow_copy(lab: &mut Lab) -> Result<String> {
     expect_bytes("lvs0/snap before the copy", &got, &snap_model)?;
 
     // The busy operation: a shallow copy of the snapshot onto a slow bdev.
-    lab.add_disk("dst", SNAP_MIB + 16)?;
-    delay_bdev(lab, "slow", "dst", Latency::writes(WRITE_DELAY_US))?;
+    let dst = lab.add_disk("dst", SNAP_MIB + 16)?;
+    delay_bdev(lab, "slow", &dst, Latency::writes(WRITE_DELAY_US))?;
     let op = lab.tgt.ok(&BdevLvolStartShallowCopy {
         src_lvol_name: "lvs0/snap".into(),
         dst_bdev_name: "slow".into(),

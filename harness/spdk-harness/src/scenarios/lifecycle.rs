@@ -342,6 +342,8 @@ fn crash_trial(
 ) -> Result<Duration> {
     let mut own = Lab::with_build(first.build.clone(), first.base.clone())?;
     let lab = &mut own;
+    // The checksum is read back from the file of disk0.
+    lab.need_files()?;
     steps::slow_lvstore(lab, "disk0", "lvs0", 256, Latency::writes(CRASH_WRITE_US))?;
     let vol = steps::thin_lvol(lab, "lvs0", &format!("v{n}"), 32)?;
     lab.write(&vol, 0, &pattern(520 + u64::from(n), CLUSTER as usize))?;

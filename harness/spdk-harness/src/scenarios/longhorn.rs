@@ -550,6 +550,8 @@ fn helper_listing(lab: &mut Lab) -> Result<Vec<String>> {
 }
 
 fn foreign_checksum(lab: &mut Lab) -> Result<String> {
+    // A base without snapshot xattrs gets the checksum written into disk0's file.
+    lab.need_files()?;
     lab.create_lvstore("disk0", "lvs0", 128)?;
     let vol = thin_lvol(lab, "lvs0", "vol", 16)?;
     fill_cluster(lab, &vol, 0, 700)?;

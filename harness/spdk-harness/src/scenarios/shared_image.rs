@@ -988,6 +988,8 @@ fn esnaps_on_disk(stores: &[(String, Store)], old: &str, new: &str, when: &str) 
 /// on a new disk E and every clone moves to it, one with its bdev, two
 /// loaded degraded without one. Then every attach order, and a SIGKILL.
 fn permanent_loss(lab: &mut Lab) -> Result<String> {
+    // diskA is lost with its file.
+    lab.need_files()?;
     let mut s = build(lab, 4)?;
     check(lab, &s, "before diskA is lost")?;
     let want = image_fingerprint(lab, &s)?;
