@@ -431,6 +431,10 @@ impl Lab {
             p99_write_latency: write_us,
         })?;
         self.delays.push((name.into(), base.into()));
+        // The lvol module examines the new bdev and holds it meanwhile: an
+        // operation that opens it for writing right away (a shallow copy onto
+        // it) got -EPERM over NVMe-oF, where the examine's reads take longer.
+        self.tgt.ok(&BdevWaitForExamine {})?;
         Ok(made)
     }
 
