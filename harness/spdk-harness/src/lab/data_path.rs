@@ -7,7 +7,7 @@ use super::{export_on, free_port, nqn_for, Export, Lab, BLOCK, DD_TIMEOUT, MIB};
 use crate::error::{Context, Error, Result};
 use crate::target::{log_line, poll, Memory};
 use spdk_rpc::methods::NvmfDeleteSubsystem;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -98,20 +98,9 @@ impl Lab {
             {"method": "bdev_wait_for_examine"}]}]});
         std::fs::write(&cfg, serde_json::to_vec_pretty(&json).unwrap())
             .ctx(|| "write dd config".into())?;
-        let logf = std::fs::File::create(&log).ctx(|| "create dd log".into())?;
-        let mem = match self.tgt.memory() {
-            Memory::Huge => Memory::Huge,
-            Memory::NoHuge { .. } => Memory::NoHuge { mib: 512 },
-        };
-        let child = Command::new(self.build.spdk_dd())
-            .current_dir(self.dir.path())
-            .args(["-m", "0x2", "--disable-cpumask-locks"])
-            .args(mem.args())
-            .arg(format!("--json={}", cfg.display()))
+        let child = self
+            .dd_command("0x2", &cfg, &log)?
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(logf.try_clone().ctx(|| "dup".into())?)
-            .stderr(logf)
             .spawn()
             .ctx(|| "spawn spdk_dd".into())?;
         Ok(DdJob {
@@ -122,6 +111,25 @@ impl Lab {
             out,
             args: args.to_vec(),
         })
+    }
+
+    /// spdk_dd on core `mask` with the JSON config `cfg`, its output to
+    /// `log`, memory as the target under test has it.
+    pub(super) fn dd_command(&self, mask: &str, cfg: &Path, log: &Path) -> Result<Command> {
+        let logf = std::fs::File::create(log).ctx(|| format!("create {}", log.display()))?;
+        let mem = match self.tgt.memory() {
+            Memory::Huge => Memory::Huge,
+            Memory::NoHuge { .. } => Memory::NoHuge { mib: 512 },
+        };
+        let mut cmd = Command::new(self.build.spdk_dd());
+        cmd.current_dir(self.dir.path())
+            .args(["-m", mask, "--disable-cpumask-locks"])
+            .args(mem.args())
+            .arg(format!("--json={}", cfg.display()))
+            .stdin(Stdio::null())
+            .stdout(logf.try_clone().ctx(|| "dup".into())?)
+            .stderr(logf);
+        Ok(cmd)
     }
 
     /// Wait for spdk_dd to exit and check that it did its I/O without error;

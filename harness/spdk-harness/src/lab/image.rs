@@ -15,12 +15,11 @@
 
 use super::{Attach, Disk, Lab, BLOCK, MIB};
 use crate::error::{Context, Error, Result};
-use crate::target::{log_line, poll, Memory};
+use crate::target::{log_line, poll};
 use lvs_inspect::layout::{sb, SUPER_SIGNATURE};
 use spdk_rpc::methods::BdevNvmeAttachController;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const DUMP_TIMEOUT: Duration = Duration::from_secs(600);
@@ -116,23 +115,12 @@ impl Lab {
             {"method": "bdev_wait_for_examine"}]}]});
         std::fs::write(&cfg, serde_json::to_vec_pretty(&json).unwrap())
             .ctx(|| "write the dump's spdk_dd config".into())?;
-        let logf = std::fs::File::create(&log).ctx(|| "create the dump's log".into())?;
-        let mem = match self.tgt.memory() {
-            Memory::Huge => Memory::Huge,
-            Memory::NoHuge { .. } => Memory::NoHuge { mib: 512 },
-        };
-        let mut child = Command::new(self.build.spdk_dd())
-            .current_dir(self.dir())
-            .args(["-m", "0x1", "--disable-cpumask-locks"])
-            .args(mem.args())
-            .arg(format!("--json={}", cfg.display()))
+        let mut child = self
+            .dd_command("0x1", &cfg, &log)?
             .arg(format!("--ib={}", disk.bdev))
             .arg(format!("--of={}", out.display()))
             .arg(format!("--bs={bs}"))
             .arg(format!("--count={count}"))
-            .stdin(Stdio::null())
-            .stdout(logf.try_clone().ctx(|| "dup".into())?)
-            .stderr(logf)
             .spawn()
             .ctx(|| "spawn spdk_dd".into())?;
         let st = match poll("spdk_dd to read the metadata", DUMP_TIMEOUT, || {
