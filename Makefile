@@ -10,7 +10,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 JUNIT_DIR ?= build/reports
 
-.PHONY: all deps build unit unit-sanitize verify verify-sanitize crash-matrix races verify-backport test harness-test patches-apply patches-export \
+.PHONY: all deps build unit unit-sanitize verify verify-sanitize crash-matrix races verify-backport test harness-test bench patches-apply patches-export \
 	patches-check patches-check-export patches-check-each patches-check-format \
 	patches-check-format-series clean
 
@@ -103,6 +103,25 @@ verify-backport: deps
 	@ci/build.sh --base $(BACKPORT) tree build
 	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
 	@JUNIT_DIR=$(abspath $(JUNIT_DIR)) ci/verify-backport.sh $(BACKPORT)
+
+## The benchmarks: not part of CI and not a test (a goal not met is reported,
+## not failed). Builds what they compare with (Longhorn's base with and
+## without patches/$(BACKPORT)), then measures every figure with interleaved
+## repetitions and writes docs/PERFORMANCE.md; with BENCH_FIGURES=N,...
+## build/bench/PERFORMANCE.md. Two targets hold 1 GiB malloc bdevs at once,
+## so it asks for 8 GiB of hugepages. About 45 minutes here.
+BENCH_REPS ?= 5
+BENCH_SEED ?= 1
+BENCH_FIGURES ?= all
+BENCH_OUT ?= $(if $(filter all,$(BENCH_FIGURES)),docs/PERFORMANCE.md,build/bench/PERFORMANCE.md)
+bench: build
+	@HUGE_PAGES=4096 ci/setup.sh
+	@ci/build.sh --base $(BACKPORT) --unpatched tree build
+	@ci/build.sh --base $(BACKPORT) tree build
+	@mkdir -p build/bench
+	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
+	@SPDK_BASE=$(BASE) target/release/spdk-verify --bench --reps $(BENCH_REPS) --seed $(BENCH_SEED) \
+		--figures $(BENCH_FIGURES) --out $(BENCH_OUT)
 
 ## All tests: SPDK unit tests of the patched libraries, the same built with
 ## ASan and UBSan, the harness's own tests (client, inspector, checks that a

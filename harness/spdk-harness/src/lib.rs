@@ -2,6 +2,7 @@
 //! over NVMe-oF/TCP, cluster counts, parent links and JSON-RPC error codes,
 //! before and after restarts.
 
+pub mod bench;
 pub mod build;
 pub mod crash;
 pub mod cross;

@@ -320,6 +320,25 @@ impl Target {
         })
     }
 
+    /// Stop the process with SIGSTOP: it keeps its state and its sockets but
+    /// takes no CPU (two targets on one core take turns this way; see the
+    /// benchmarks). [`Target::resume`] lets it run again.
+    pub fn pause(&self) -> Result<()> {
+        self.signal(Signal::SIGSTOP)
+    }
+
+    /// SIGCONT after [`Target::pause`].
+    pub fn resume(&self) -> Result<()> {
+        self.signal(Signal::SIGCONT)
+    }
+
+    fn signal(&self, sig: Signal) -> Result<()> {
+        let pid = self
+            .pid()
+            .ok_or_else(|| Error::Tool(format!("{} is not running", self.opts.name)))?;
+        kill(Pid::from_raw(pid), sig).map_err(|e| Error::Tool(format!("{sig} {pid}: {e}")))
+    }
+
     pub fn is_alive(&mut self) -> bool {
         self.check_alive().is_ok()
     }

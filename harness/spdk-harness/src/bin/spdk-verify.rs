@@ -7,6 +7,7 @@
 //!   spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]
 //!   spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED
 //!   spdk-verify [--junit PATH] [--title T] --races [--runs N] [--seed S] [--replay RACE:SEED]
+//!   spdk-verify --bench [--reps N] [--seed S] [--figures 1,2,...] [--out PATH]
 //!
 //! `--expect-bugs` is for a build that still has the bugs our series fixes (the
 //! unpatched Longhorn base): each scenario that proves a bug fixed must fail
@@ -27,6 +28,13 @@
 //!
 //! `--races` runs each race of [`spdk_harness::races`] N times (default 4)
 //! with seeded jitter, and holds every outcome to the allowed set.
+//!
+//! `--bench` measures the figures of [`spdk_harness::bench`] (all nine by
+//! default) and writes them to PATH (default `docs/PERFORMANCE.md`). The
+//! unpatched Longhorn build is `build/longhorn-v24.09-unpatched/spdk` (or
+//! `BENCH_UNPATCHED_TREE`), the backport `build/longhorn-v24.09/spdk`; the
+//! figures that compare with them leave them out when they are not built.
+//! It fails only when a figure could not be measured, never on a goal.
 
 use spdk_harness::build::SpdkBuild;
 use spdk_harness::lab::Faults;
@@ -34,7 +42,7 @@ use spdk_harness::outcome::{Expect, Outcome};
 use spdk_harness::{crash, cross, cross_disks, report, scenarios};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]\n       spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED\n       spdk-verify [--junit PATH] [--title T] --races [--runs N] [--seed S] [--replay RACE:SEED]";
+const USAGE: &str = "usage: spdk-verify [--junit PATH] [--title T] [--expect-bugs] [--list] [SCENARIO...]\n       spdk-verify [--junit PATH] [--title T] --cross-checksums LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --cross-disks LABEL=TREE LABEL=TREE...\n       spdk-verify [--junit PATH] [--title T] --crash-matrix [--trials N] [--seed S] [--ops OP,...]\n       spdk-verify [--junit PATH] [--title T] --crash-matrix --replay OP:SEED\n       spdk-verify [--junit PATH] [--title T] --races [--runs N] [--seed S] [--replay RACE:SEED]\n       spdk-verify --bench [--reps N] [--seed S] [--figures 1,2,...] [--out PATH]";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cross {
@@ -128,6 +136,8 @@ fn main() -> ExitCode {
     let mut crash_matrix = false;
     let mut races = false;
     let mut runs = None;
+    let mut bench = false;
+    let (mut reps, mut figures, mut out) = (None, None, None);
     let (mut trials, mut seed, mut ops, mut replay) = (None, None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -140,6 +150,10 @@ fn main() -> ExitCode {
             "--crash-matrix" => crash_matrix = true,
             "--races" => races = true,
             "--runs" => runs = args.next(),
+            "--bench" => bench = true,
+            "--reps" => reps = args.next(),
+            "--figures" => figures = args.next(),
+            "--out" => out = args.next(),
             "--trials" => trials = args.next(),
             "--seed" => seed = args.next(),
             "--ops" => ops = args.next(),
@@ -157,6 +171,9 @@ fn main() -> ExitCode {
             }
             _ => names.push(a),
         }
+    }
+    if bench {
+        return run_bench(reps, seed, figures, out);
     }
     let base = std::env::var("SPDK_BASE").unwrap_or_else(|_| "master".into());
     let kind = std::env::var("SPDK_HARNESS_BASE_BDEV").unwrap_or_else(|_| "aio".into());
@@ -314,5 +331,83 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn bench_plan(
+    reps: Option<String>,
+    seed: Option<String>,
+    figures: Option<String>,
+) -> Result<spdk_harness::bench::Plan, String> {
+    use spdk_harness::bench::ALL_FIGURES;
+    let figures = match figures.filter(|f| f != "all") {
+        Some(list) => list
+            .split(',')
+            .map(|f| {
+                let n = number("--figures", Some(f.trim().to_string()))? as u32;
+                if ALL_FIGURES.contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(format!("no figure {n}; figures are 1 to 9"))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => ALL_FIGURES.to_vec(),
+    };
+    let root = spdk_harness::build::workspace_root();
+    let patched = SpdkBuild::from_env().map_err(|e| e.to_string())?;
+    let unpatched_tree = std::env::var_os("BENCH_UNPATCHED_TREE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("build/longhorn-v24.09-unpatched/spdk"));
+    let unpatched = SpdkBuild::at(unpatched_tree, "longhorn-v24.09").ok();
+    let backport = SpdkBuild::at(root.join("build/longhorn-v24.09/spdk"), "longhorn-v24.09").ok();
+    Ok(spdk_harness::bench::Plan {
+        reps: reps.map_or(Ok(5), |r| number("--reps", Some(r)))? as u32,
+        figures,
+        seed: seed.map_or(Ok(1), |s| number("--seed", Some(s)))?,
+        patched,
+        unpatched,
+        backport,
+    })
+}
+
+fn run_bench(
+    reps: Option<String>,
+    seed: Option<String>,
+    figures: Option<String>,
+    out: Option<String>,
+) -> ExitCode {
+    let plan = match bench_plan(reps, seed, figures) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = out.unwrap_or_else(|| {
+        spdk_harness::build::workspace_root()
+            .join("docs/PERFORMANCE.md")
+            .display()
+            .to_string()
+    });
+    eprintln!(
+        "[bench] figures {:?}, {} repetitions, seed {} ...",
+        plan.figures, plan.reps, plan.seed
+    );
+    let t0 = std::time::Instant::now();
+    let figs = spdk_harness::bench::run(&plan);
+    let doc = spdk_harness::bench::markdown(&plan, &figs, t0.elapsed());
+    if let Err(e) = std::fs::write(&out, &doc) {
+        eprintln!("cannot write {out}: {e}");
+        return ExitCode::FAILURE;
+    }
+    if let Some(goals) = doc.lines().find(|l| l.starts_with("Goals: ")) {
+        println!("{goals}");
+    }
+    eprintln!("[bench] wrote {out}");
+    if figs.iter().any(|f| f.failed) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

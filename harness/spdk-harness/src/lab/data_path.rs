@@ -115,7 +115,7 @@ impl Lab {
 
     /// spdk_dd on core `mask` with the JSON config `cfg`, its output to
     /// `log`, memory as the target under test has it.
-    pub(super) fn dd_command(&self, mask: &str, cfg: &Path, log: &Path) -> Result<Command> {
+    pub fn dd_command(&self, mask: &str, cfg: &Path, log: &Path) -> Result<Command> {
         let logf = std::fs::File::create(log).ctx(|| format!("create {}", log.display()))?;
         let mem = match self.tgt.memory() {
             Memory::Huge => Memory::Huge,

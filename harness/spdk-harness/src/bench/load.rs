@@ -1,0 +1,441 @@
+//! Figures 5 and 8: I/O over NVMe-oF to one lvol while the target does
+//! something else to another (checksum passes), or refuses deletes of it.
+//! `bdevperf` on the other core is the initiator (SPDK's NVMe-oF/TCP host),
+//! the target runs on core 0 as Longhorn runs it.
+
+use super::pass::{random_bytes, DATA};
+use super::{change, ms, Figure, Plan, Row, Samples};
+use crate::error::{Context, Error, Result};
+use crate::lab::{BaseKind, Export, Lab, CLUSTER, MIB};
+use crate::steps;
+use crate::target::log_line;
+use spdk_rpc::methods::*;
+use spdk_rpc::{Client, Errno};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one bdevperf run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Perf {
+    pub iops: f64,
+    pub avg_us: f64,
+    pub p99_us: f64,
+    pub fails_per_s: f64,
+}
+
+/// Run bdevperf on core 1 against `ex` (NVMe-oF/TCP on 127.0.0.1): `qd`
+/// I/Os of `size` bytes of `workload` for `secs` seconds, latency tracked.
+pub fn bdevperf(
+    lab: &Lab,
+    ex: &Export,
+    workload: &str,
+    qd: u32,
+    size: u64,
+    secs: u32,
+) -> Result<Perf> {
+    let dir = super::work_dir()?;
+    let cfg = dir.join("bdevperf.json");
+    let json = serde_json::json!({"subsystems": [{"subsystem": "bdev", "config": [
+        {"method": "bdev_nvme_attach_controller", "params": {
+            "name": "Nvme0", "trtype": "tcp", "adrfam": "ipv4", "traddr": "127.0.0.1",
+            "trsvcid": ex.port.to_string(), "subnqn": ex.nqn}},
+        {"method": "bdev_wait_for_examine"}]}]});
+    std::fs::write(&cfg, serde_json::to_vec_pretty(&json).unwrap())
+        .ctx(|| "write bdevperf config".into())?;
+    let out = Command::new(lab.build.bdevperf())
+        .args(["-m", "0x2", "--disable-cpumask-locks"])
+        .args(lab.tgt.memory().args())
+        .arg(format!("--json={}", cfg.display()))
+        .args([
+            "-q",
+            &qd.to_string(),
+            "-o",
+            &size.to_string(),
+            "-w",
+            workload,
+            "-t",
+            &secs.to_string(),
+            "-l",
+        ])
+        .current_dir(lab.dir())
+        .stdin(Stdio::null())
+        .output()
+        .ctx(|| "run bdevperf".into())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let tail: Vec<&str> = text.lines().chain(err.lines()).collect();
+        return Err(Error::Tool(format!(
+            "bdevperf {workload} failed ({}): {}",
+            out.status,
+            tail[tail.len().saturating_sub(15)..].join(" | ")
+        )));
+    }
+    parse_bdevperf(&text)
+}
+
+/// The "Total" line (IOPS, MiB/s, Fail/s, TO/s, average, min, max latency
+/// in µs) and the 99th percentile of the latency summary.
+pub fn parse_bdevperf(text: &str) -> Result<Perf> {
+    let total = text
+        .lines()
+        .map(|l| l.trim_start_matches('\r').trim())
+        .find(|l| l.starts_with("Total"))
+        .ok_or_else(|| Error::Tool(format!("no Total line in bdevperf's output: {text}")))?;
+    let nums: Vec<f64> = total
+        .split_once(':')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    if nums.len() < 5 {
+        return Err(Error::Tool(format!("bad bdevperf Total line: {total}")));
+    }
+    let p99 = text
+        .lines()
+        .map(|l| l.trim_start_matches('\r').trim())
+        .find(|l| l.starts_with("99.00000%"))
+        .and_then(|l| l.split_once(':'))
+        .and_then(|(_, v)| v.trim().trim_end_matches("us").parse::<f64>().ok())
+        .ok_or_else(|| Error::Tool(format!("no 99% latency in bdevperf's output: {text}")))?;
+    Ok(Perf {
+        iops: nums[0],
+        avg_us: nums[4],
+        p99_us: p99,
+        fails_per_s: nums[2],
+    })
+}
+
+/// A thread sending requests until its flag is set, and what it gives back:
+/// each answer's latency (ms) and errno (None for success).
+type Sender = (
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<Result<Vec<(f64, Option<Errno>)>>>,
+);
+
+/// Send `req` on a connection of its own every `every` (back to back if
+/// zero) until the returned flag is set; the thread gives back the
+/// latencies (ms) and the answers' errnos (None for success).
+fn keep_sending<R>(lab: &Lab, req: R, every: Duration) -> Result<Sender>
+where
+    R: spdk_rpc::Rpc + Send + 'static,
+{
+    let mut conn: Client = lab.tgt.connect()?;
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let h = std::thread::spawn(move || {
+        let mut out = vec![];
+        let t0 = Instant::now();
+        let mut n = 0u32;
+        while !flag.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            let r = conn.call_timeout(&req, Duration::from_secs(120));
+            let errno = match r {
+                Ok(_) => None,
+                Err(e) => match e.errno() {
+                    Some(n) => Some(n),
+                    None => return Err(Error::Check(format!("{}: {e}", R::METHOD))),
+                },
+            };
+            out.push((ms(t.elapsed()), errno));
+            n += 1;
+            // The next request's scheduled time (a pace, not a wait for
+            // anything to happen).
+            let next = every * n;
+            if let Some(left) = next.checked_sub(t0.elapsed()) {
+                std::thread::sleep(left);
+            }
+        }
+        Ok(out)
+    });
+    Ok((done, h))
+}
+
+fn join<T>(h: std::thread::JoinHandle<Result<T>>) -> Result<T> {
+    h.join()
+        .map_err(|_| Error::Tool("a request thread panicked".into()))?
+}
+
+/// Seconds each bdevperf run measures.
+const RUN_SECS: u32 = 5;
+
+pub fn foreground(plan: &Plan) -> Result<Figure> {
+    let mut f = Figure::new(
+        plan,
+        5,
+        "Foreground I/O while a pass runs",
+        &format!(
+            "One target on core 0 with a 1 GiB snapshot written with random bytes on an AIO file, \
+             and a 1 GiB lvol written likewise on a malloc bdev (an lvstore of its own), exported \
+             over NVMe-oF/TCP. bdevperf on core 1 runs 4 KiB random reads (then writes) at queue \
+             depth 16 on that lvol for {RUN_SECS} s, idle or while whole passes over the snapshot \
+             run back to back from another connection; idle and busy runs take turns. The lvol \
+             is on another device than the snapshot so that what it loses is the reactor's time \
+             the pass takes, not the disk's bandwidth; the last rows put it on the snapshot's AIO \
+             file instead, where the two share the disk; the rows \"passes over malloc\" run \
+             the passes over the same bytes on a malloc bdev, so that the pass costs the reactor \
+             its copy and CRC and no kernel I/O. IOPS and the 99th percentile of latency, busy \
+             against idle."
+        ),
+    );
+    let data = random_bytes(plan.seed, DATA);
+    let mut lab = Lab::with_build(plan.patched.clone(), BaseKind::Aio)?;
+    let bdev = lab.add_disk("d", 2 * DATA / MIB + 64)?;
+    lab.tgt.ok(&BdevLvolCreateLvstore {
+        bdev_name: bdev,
+        lvs_name: "lvs".into(),
+        cluster_sz: Some(CLUSTER as u32),
+        clear_method: None,
+    })?;
+    let m = lab.tgt.ok(&BdevMallocCreate {
+        name: "m0".into(),
+        num_blocks: (DATA + 64 * MIB) / 4096,
+        block_size: 4096,
+    })?;
+    lab.tgt.ok(&BdevLvolCreateLvstore {
+        bdev_name: m,
+        lvs_name: "mlvs".into(),
+        cluster_sz: Some(CLUSTER as u32),
+        clear_method: None,
+    })?;
+    let vol = steps::thick_lvol(&mut lab, "lvs", "vol", DATA / MIB)?;
+    lab.write(&vol, 0, &data)?;
+    let snap = steps::snapshot(&mut lab, &vol, "snap")?;
+    // The same snapshot on a malloc bdev: a pass without the kernel's I/O work.
+    let m1 = lab.tgt.ok(&BdevMallocCreate {
+        name: "m1".into(),
+        num_blocks: (DATA + 64 * MIB) / 4096,
+        block_size: 4096,
+    })?;
+    lab.tgt.ok(&BdevLvolCreateLvstore {
+        bdev_name: m1,
+        lvs_name: "slvs".into(),
+        cluster_sz: Some(CLUSTER as u32),
+        clear_method: None,
+    })?;
+    let mvol = steps::thick_lvol(&mut lab, "slvs", "vol", DATA / MIB)?;
+    lab.write(&mvol, 0, &data)?;
+    let msnap = steps::snapshot(&mut lab, &mvol, "snap")?;
+    let fg = steps::thick_lvol(&mut lab, "mlvs", "fg", DATA / MIB)?;
+    lab.write(&fg, 0, &random_bytes(plan.seed ^ 1, DATA))?;
+    let same = steps::thick_lvol(&mut lab, "lvs", "same", DATA / MIB)?;
+    lab.write(&same, 0, &random_bytes(plan.seed ^ 2, DATA))?;
+    let fg_ex = lab.export(&fg)?;
+    let same_ex = lab.export(&same)?;
+
+    let mut rows = vec![];
+    for (ex, workload, where_, snap) in [
+        (&fg_ex, "randread", "malloc", &snap),
+        (&fg_ex, "randwrite", "malloc", &snap),
+        (&fg_ex, "randread", "malloc, passes over malloc", &msnap),
+        (&same_ex, "randread", "same AIO file", &snap),
+    ] {
+        let (mut idle, mut busy) = (vec![], vec![]);
+        let mut passes = 0;
+        for rep in 0..plan.reps {
+            log_line(&format!("bench: {workload} on {where_}, rep {rep}"));
+            idle.push(bdevperf(&lab, ex, workload, 16, 4096, RUN_SECS)?);
+            let (done, h) = keep_sending(
+                &lab,
+                BdevLvolRegisterSnapshotChecksum { name: snap.clone() },
+                Duration::ZERO,
+            )?;
+            let p = bdevperf(&lab, ex, workload, 16, 4096, RUN_SECS);
+            done.store(true, Ordering::Relaxed);
+            let answers = join(h)?;
+            busy.push(p?);
+            if let Some((_, Some(e))) = answers.iter().find(|(_, e)| e.is_some()) {
+                return Err(Error::Check(format!("a pass failed with {e}")));
+            }
+            passes += answers.len();
+        }
+        let iops = |v: &[Perf]| Samples(v.iter().map(|p| p.iops).collect());
+        let p99 = |v: &[Perf]| Samples(v.iter().map(|p| p.p99_us).collect());
+        let (ii, bi) = (iops(&idle), iops(&busy));
+        let (il, bl) = (p99(&idle), p99(&busy));
+        let dip = bi.ratio(&ii);
+        let added = Samples(bl.0.iter().zip(&il.0).map(|(b, i)| b - i).collect());
+        let what = |x: &str| format!("{workload} on {where_}: {x}");
+        rows.push(Row::context(
+            what("IOPS idle / busy (thousands)"),
+            format!("{:.0} / {:.0}", ii.median() / 1e3, bi.median() / 1e3),
+        ));
+        let dip_text = format!(
+            "{} ({} to {})",
+            change(dip.median(), 1.0),
+            change(dip.min(), 1.0),
+            change(dip.max(), 1.0)
+        );
+        rows.push(Row::context(
+            what("p99 latency idle / busy (µs)"),
+            format!("{:.0} / {:.0}", il.median(), bl.median()),
+        ));
+        if where_ == "malloc" {
+            rows.push(Row::goal(
+                what("IOPS while passes run"),
+                dip_text,
+                "a dip of at most 10%",
+                dip.median() >= 0.9,
+            ));
+            rows.push(Row::goal(
+                what("p99 latency added (µs)"),
+                added.show(0),
+                "at most +100 µs",
+                added.median() <= 100.0,
+            ));
+        } else {
+            rows.push(Row::context(what("IOPS while passes run"), dip_text));
+            rows.push(Row::context(what("p99 latency added (µs)"), added.show(0)));
+        }
+        rows.push(Row::context(
+            what("passes completed during the busy runs"),
+            passes.to_string(),
+        ));
+    }
+    f.rows = rows;
+    Ok(f)
+}
+
+/// Read latency of the parent in figure 8, so that a decouple lasts longer
+/// than a bdevperf run.
+const PARENT_READ_US: u64 = 100_000;
+/// The parent's size: its decouple copies one cluster at a time, each read
+/// taking [`PARENT_READ_US`], so it lasts about 13 s.
+const PARENT: u64 = 512 * MIB;
+
+pub fn busy_delete(plan: &Plan) -> Result<Figure> {
+    let mut f = Figure::new(
+        plan,
+        8,
+        "Writes while refused deletes arrive",
+        &format!(
+            "An lvol is busy while a decouple copies its parent's clusters into it: a delete of it \
+             is refused with -EBUSY before anything is torn down (our series). The lvstore sits on \
+             a delay bdev that adds {} ms to each read over an AIO file, so that a decouple of \
+             the 512 MiB parent (one cluster at a time) lasts well past a bdevperf run. For each \
+             run a new clone of the parent is exported over NVMe-oF/TCP and decoupled; bdevperf \
+             on core 1 writes 4 KiB sequentially (so that its copies-on-write touch few of the \
+             clusters the decouple has yet to copy) at queue depth 16 for {RUN_SECS} s while the \
+             decouple runs, with or \
+             without a `bdev_lvol_delete` of the clone every 10 ms from another connection. The \
+             two kinds of run take turns.",
+            PARENT_READ_US / 1000
+        ),
+    );
+    let mut lab = Lab::with_build(plan.patched.clone(), BaseKind::Aio)?;
+    let aio = lab.add_disk("d", 3 * PARENT / MIB)?;
+    let slow = steps::delay_bdev(
+        &mut lab,
+        "slow",
+        &aio,
+        steps::Latency::reads(PARENT_READ_US),
+    )?;
+    lab.tgt.ok(&BdevLvolCreateLvstore {
+        bdev_name: slow,
+        lvs_name: "lvs".into(),
+        cluster_sz: Some(CLUSTER as u32),
+        clear_method: None,
+    })?;
+    let p = steps::thick_lvol(&mut lab, "lvs", "p", PARENT / MIB)?;
+    let parent = steps::snapshot(&mut lab, &p, "parent")?;
+
+    let (mut quiet, mut deleted) = (vec![], vec![]);
+    let mut refused = Samples::default();
+    let mut i = 0;
+    for rep in 0..plan.reps {
+        for with_deletes in [false, true] {
+            log_line(&format!(
+                "bench: busy delete rep {rep}, deletes {with_deletes}"
+            ));
+            i += 1;
+            let vol = steps::clone_snapshot(&mut lab, &parent, &format!("v{i}"))?;
+            let ex = lab.export(&vol)?;
+            let mut conn = lab.tgt.connect()?;
+            let dec = steps::send(&mut conn, &BdevLvolDecoupleParent { name: vol.clone() })?;
+            let sender = if with_deletes {
+                Some(keep_sending(
+                    &lab,
+                    BdevLvolDelete { name: vol.clone() },
+                    Duration::from_millis(10),
+                )?)
+            } else {
+                None
+            };
+            let perf = bdevperf(&lab, &ex, "write", 16, 4096, RUN_SECS);
+            let answers = match sender {
+                Some((done, h)) => {
+                    done.store(true, Ordering::Relaxed);
+                    Some(join(h)?)
+                }
+                None => None,
+            };
+            conn.wait_typed::<BdevLvolDecoupleParent>(dec, Duration::from_secs(600))
+                .map_err(|e| Error::Check(format!("decouple of {vol}: {e}")))?;
+            if let Some(a) = &answers {
+                if let Some((_, e)) = a.iter().find(|(_, e)| *e != Some(Errno::EBUSY)) {
+                    return Err(Error::Check(format!(
+                        "a delete of {vol} during its decouple answered {e:?}, not -EBUSY (the \
+                         decouple ended before bdevperf did: make the parent slower)"
+                    )));
+                }
+            }
+            let perf = perf?;
+            if perf.fails_per_s > 0.0 {
+                return Err(Error::Check(format!(
+                    "writes to {vol} failed ({:.1}/s) {} deletes",
+                    perf.fails_per_s,
+                    if with_deletes { "with" } else { "without" }
+                )));
+            }
+            if let Some(a) = answers {
+                // Each delete must have been refused while the decouple ran;
+                // one that came after it ended would have deleted the clone.
+                for (t, _) in &a {
+                    refused.push(*t);
+                }
+                deleted.push(perf);
+            } else {
+                quiet.push(perf);
+            }
+            lab.unexport(&vol)?;
+            lab.tgt.ok(&BdevLvolDelete { name: vol })?;
+        }
+    }
+    let iops = |v: &[Perf]| Samples(v.iter().map(|p| p.iops).collect());
+    let (q, d) = (iops(&quiet), iops(&deleted));
+    let dip = d.ratio(&q);
+    f.rows.push(Row::context(
+        "refused delete latency p50 / p99 / max (ms)",
+        format!(
+            "{:.2} / {:.2} / {:.2} ({} deletes)",
+            refused.pct(50.0),
+            refused.pct(99.0),
+            refused.max(),
+            refused.0.len()
+        ),
+    ));
+    f.rows.push(Row::context(
+        "write IOPS without / with deletes (thousands)",
+        format!("{:.1} / {:.1}", q.median() / 1e3, d.median() / 1e3),
+    ));
+    f.rows.push(Row::goal(
+        "write IOPS with refused deletes every 10 ms",
+        format!(
+            "{} ({} to {})",
+            change(dip.median(), 1.0),
+            change(dip.min(), 1.0),
+            change(dip.max(), 1.0)
+        ),
+        "no I/O error; a dip under 5%",
+        dip.median() > 0.95,
+    ));
+    f.notes.push(
+        "Every bdevperf run ended with no failed I/O (a failure fails the figure), and every \
+         delete sent during a decouple was refused with -EBUSY."
+            .into(),
+    );
+    Ok(f)
+}
