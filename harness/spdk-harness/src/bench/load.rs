@@ -159,6 +159,27 @@ fn join<T>(h: std::thread::JoinHandle<Result<T>>) -> Result<T> {
         .map_err(|_| Error::Tool("a request thread panicked".into()))?
 }
 
+/// Interrupts of the block devices' request queues (virtio "req" or NVMe
+/// queues) per CPU, from /proc/interrupts: which core serves the kernel's
+/// side of the AIO file's I/O.
+fn disk_interrupts() -> Vec<u64> {
+    let text = std::fs::read_to_string("/proc/interrupts").unwrap_or_default();
+    let cpus = text
+        .lines()
+        .next()
+        .map_or(0, |l| l.split_whitespace().count());
+    let mut per_cpu = vec![0u64; cpus];
+    for l in text.lines().skip(1) {
+        if !(l.contains("-req") || l.contains("nvme")) {
+            continue;
+        }
+        for (i, v) in l.split_whitespace().skip(1).take(cpus).enumerate() {
+            per_cpu[i] += v.parse::<u64>().unwrap_or(0);
+        }
+    }
+    per_cpu
+}
+
 /// Seconds each bdevperf run measures.
 const RUN_SECS: u32 = 5;
 
@@ -226,6 +247,7 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
     let fg_ex = lab.export(&fg)?;
     let same_ex = lab.export(&same)?;
 
+    let irq_before = disk_interrupts();
     let mut rows = vec![];
     for (ex, workload, where_, snap) in [
         (&fg_ex, "randread", "malloc", &snap),
@@ -296,6 +318,34 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
         ));
     }
     f.rows = rows;
+    let irqs: Vec<u64> = disk_interrupts()
+        .iter()
+        .zip(irq_before.iter().chain(std::iter::repeat(&0)))
+        .map(|(a, b)| a.saturating_sub(*b))
+        .collect();
+    let total: u64 = irqs.iter().sum();
+    if total > 0 {
+        let shares: Vec<String> = irqs
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("CPU {i}: {:.0}%", *n as f64 * 100.0 / total as f64))
+            .collect();
+        f.notes.push(format!(
+            "The disk's interrupts during this figure ({total} of them, /proc/interrupts): {}. \
+             The target runs on CPU 0 and bdevperf on CPU 1, so the kernel's side of the pass's \
+             reads (and of the lvol's on the same AIO file) runs wherever those interrupts land.",
+            shares.join(", ")
+        ));
+    }
+    f.notes.push(
+        "What the pass costs the reactor beyond its CRC: the rows with the passes over malloc \
+         have no kernel I/O, but each 4 MiB read of a malloc bdev is one copy on the reactor; \
+         the pass reads a whole cluster per I/O. The pass yields its hashing to busy pollers \
+         (busy_share, 5% by default); its reads, their completions and the kernel's I/O work \
+         are not part of that share, and a rate limit (max_read_bytes_per_sec, off by default) \
+         bounds them."
+            .into(),
+    );
     Ok(f)
 }
 
