@@ -252,8 +252,8 @@ fn failed(plan: &Plan, id: u32, e: &Error) -> Figure {
 }
 
 /// Run the plan's figures in order; a figure that fails is reported as such
-/// and the others still run.
-pub fn run(plan: &Plan) -> Vec<Figure> {
+/// and the others still run. `done` gets the figures so far after each one.
+pub fn run(plan: &Plan, mut done: impl FnMut(&[Figure])) -> Vec<Figure> {
     let mut out = vec![];
     for fig in ALL_FIGURES {
         if !plan.wants(fig) {
@@ -278,6 +278,7 @@ pub fn run(plan: &Plan) -> Vec<Figure> {
         log_line(&format!("bench: figure {fig} done in {:.0} s", f.secs));
         eprint!("{}", f.markdown());
         out.push(f);
+        done(&out);
     }
     out
 }

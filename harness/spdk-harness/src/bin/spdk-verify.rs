@@ -394,13 +394,27 @@ fn run_bench(
         "[bench] figures {:?}, {} repetitions, seed {} ...",
         plan.figures, plan.reps, plan.seed
     );
+    // The doc is written after every figure: a run that fails late keeps
+    // what it measured (its directory is made first).
+    if let Some(dir) = std::path::Path::new(&out).parent() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("cannot create {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    }
     let t0 = std::time::Instant::now();
-    let figs = spdk_harness::bench::run(&plan);
-    let doc = spdk_harness::bench::markdown(&plan, &figs, t0.elapsed());
-    if let Err(e) = std::fs::write(&out, &doc) {
-        eprintln!("cannot write {out}: {e}");
+    let mut write_error = None;
+    let figs = spdk_harness::bench::run(&plan, |so_far| {
+        let doc = spdk_harness::bench::markdown(&plan, so_far, t0.elapsed());
+        if let Err(e) = std::fs::write(&out, doc) {
+            write_error = Some(format!("cannot write {out}: {e}"));
+        }
+    });
+    if let Some(e) = write_error {
+        eprintln!("{e}");
         return ExitCode::FAILURE;
     }
+    let doc = spdk_harness::bench::markdown(&plan, &figs, t0.elapsed());
     if let Some(goals) = doc.lines().find(|l| l.starts_with("Goals: ")) {
         println!("{goals}");
     }
