@@ -5,7 +5,7 @@
 
 use super::{ms, timed, Figure, Plan, Row, Samples};
 use crate::error::Result;
-use crate::lab::{BaseKind, Lab, CLUSTER, MIB};
+use crate::lab::{BaseKind, Lab, MIB};
 use crate::steps;
 use crate::target::log_line;
 use spdk_rpc::methods::*;
@@ -37,12 +37,7 @@ pub fn against_decouple(plan: &Plan) -> Result<Figure> {
     let mut lab = Lab::with_build(plan.patched.clone(), BaseKind::Aio)?;
     let disk_mib: u64 = SIZES.iter().sum::<u64>() + 2048;
     let bdev = lab.add_disk("d", disk_mib)?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: bdev,
-        lvs_name: "lvs".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
+    super::lvstore(&mut lab, bdev, "lvs")?;
     let mut detach = vec![];
     let mut decouple = vec![];
     for &size in &SIZES {

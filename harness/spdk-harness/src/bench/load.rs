@@ -6,7 +6,7 @@
 use super::pass::{random_bytes, DATA};
 use super::{change, ms, Figure, Plan, Row, Samples};
 use crate::error::{Context, Error, Result};
-use crate::lab::{BaseKind, Export, Lab, CLUSTER, MIB};
+use crate::lab::{BaseKind, Export, Lab, MIB};
 use crate::steps;
 use crate::target::log_line;
 use spdk_rpc::methods::*;
@@ -205,23 +205,13 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
     let data = random_bytes(plan.seed, DATA);
     let mut lab = Lab::with_build(plan.patched.clone(), BaseKind::Aio)?;
     let bdev = lab.add_disk("d", 2 * DATA / MIB + 64)?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: bdev,
-        lvs_name: "lvs".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
+    super::lvstore(&mut lab, bdev, "lvs")?;
     let m = lab.tgt.ok(&BdevMallocCreate {
         name: "m0".into(),
         num_blocks: (DATA + 64 * MIB) / 4096,
         block_size: 4096,
     })?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: m,
-        lvs_name: "mlvs".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
+    super::lvstore(&mut lab, m, "mlvs")?;
     let vol = steps::thick_lvol(&mut lab, "lvs", "vol", DATA / MIB)?;
     lab.write(&vol, 0, &data)?;
     let snap = steps::snapshot(&mut lab, &vol, "snap")?;
@@ -231,12 +221,7 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
         num_blocks: (DATA + 64 * MIB) / 4096,
         block_size: 4096,
     })?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: m1,
-        lvs_name: "slvs".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
+    super::lvstore(&mut lab, m1, "slvs")?;
     let mvol = steps::thick_lvol(&mut lab, "slvs", "vol", DATA / MIB)?;
     lab.write(&mvol, 0, &data)?;
     let msnap = steps::snapshot(&mut lab, &mvol, "snap")?;
@@ -383,12 +368,7 @@ pub fn busy_delete(plan: &Plan) -> Result<Figure> {
         &aio,
         steps::Latency::reads(PARENT_READ_US),
     )?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: slow,
-        lvs_name: "lvs".into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
+    super::lvstore(&mut lab, slow, "lvs")?;
     let p = steps::thick_lvol(&mut lab, "lvs", "p", PARENT / MIB)?;
     let parent = steps::snapshot(&mut lab, &p, "parent")?;
 

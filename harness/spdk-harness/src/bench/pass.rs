@@ -109,12 +109,7 @@ impl Bed {
                 steps::delay_bdev(&mut lab, "slow", &aio, steps::Latency::reads(SLOW_US))?
             }
         };
-        lab.tgt.ok(&BdevLvolCreateLvstore {
-            bdev_name: bdev,
-            lvs_name: "lvs".into(),
-            cluster_sz: Some(CLUSTER as u32),
-            clear_method: None,
-        })?;
+        super::lvstore(&mut lab, bdev, "lvs")?;
         let vol = steps::thick_lvol(&mut lab, "lvs", "vol", DATA / MIB)?;
         lab.write(&vol, 0, data)?;
         let snap = steps::snapshot(&mut lab, &vol, "snap")?;
