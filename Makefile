@@ -95,14 +95,16 @@ races: build
 		--junit $(JUNIT_DIR)/races-$(BASE).xml
 
 ## The backport: build $(BACKPORT) unpatched and with patches/$(BACKPORT) (and
-## master), then three verify runs: unpatched (each fixed bug must show, named),
-## patched (all pass), and checksums across the three builds.
+## master), then four runs (ci/verify-backport.sh): unpatched (each fixed bug
+## must show, named), patched (all pass), checksums and disks across the three
+## builds. BACKPORT_RUNS picks some (.ci/run: 2 3 4; ci/nightly: all).
+BACKPORT_RUNS ?= 1 2 3 4
 verify-backport: deps
 	@ci/build.sh --base master tree build
 	@ci/build.sh --base $(BACKPORT) --unpatched tree build
 	@ci/build.sh --base $(BACKPORT) tree build
 	@$(CARGO) build -q --release -p spdk-harness --bin spdk-verify
-	@JUNIT_DIR=$(abspath $(JUNIT_DIR)) ci/verify-backport.sh $(BACKPORT)
+	@JUNIT_DIR=$(abspath $(JUNIT_DIR)) RUNS="$(BACKPORT_RUNS)" ci/verify-backport.sh $(BACKPORT)
 
 ## The benchmarks: not part of CI and not a test (a goal not met is reported,
 ## not failed). Builds what they compare with (Longhorn's base with and

@@ -8,6 +8,8 @@
 #           sources (DPDK, isa-l, isa-l_crypto) and apply patches/BASE/ with git am
 #   build   configure (only what we use) and build spdk_tgt, spdk_dd, bdevperf
 #   unit    build and run the unit tests of blob, lvol, vbdev_lvol and util
+#           (with UNIT_CHANGED_ONLY=1, only the binaries whose bytes differ
+#           from every build of them that passed)
 #
 # --unpatched builds the base without its series, in build/BASE-unpatched/spdk:
 # the negative control the harness must fail on.
@@ -135,7 +137,19 @@ stage_build() {
 	# Apps, examples and tests are off in configure so that the top-level make
 	# builds only DPDK, isa-l and the libraries; the binaries we use are built
 	# one by one below.
-	run_make "libraries (DPDK, isa-l, SPDK lib and module)"
+	local changed
+	if [[ -n ${BUILD_CHANGED_FROM:-} ]] && changed=$(dirs_changed_from "$BUILD_CHANGED_FROM"); then
+		# The top-level make's first step: headers copied to build/include,
+		# master's generated RPC header.
+		run_make "include" -C include all
+		local d
+		for d in $changed; do
+			run_make "$d (changed since ${BUILD_CHANGED_FROM:0:10})" -C "$d"
+		done
+		[[ -n $changed ]] || log "no library source changed since ${BUILD_CHANGED_FROM:0:10}"
+	else
+		run_make "libraries (DPDK, isa-l, SPDK lib and module)"
+	fi
 	run_make "spdk_tgt" -C app/spdk_tgt
 	run_make "spdk_dd" -C app/spdk_dd
 	run_make "bdevperf" -C examples/bdev/bdevperf
@@ -144,6 +158,47 @@ stage_build() {
 		[[ -x $TREE/build/bin/$bin || -x $TREE/build/examples/$bin ]] || die "$bin was not built"
 	done
 	log "built $(basename "$BDIR") at $(git -C "$TREE" describe --always --dirty) ($(git -C "$TREE" rev-list --count "$PIN"..HEAD) patch(es))"
+}
+
+# The library directories (lib/ first, then module/) that a tree built at
+# commit FROM must remake to be built at HEAD: those holding a file that
+# changed, and those with an object that depends on a changed file (the
+# compiler's .d files). Fails, for a full make, when a change reaches what the
+# .d files don't track: the build system, configure, DPDK, isa-l, a new or
+# removed directory, or a tree with no .d files yet.
+dirs_changed_from() { # FROM
+	local f dir
+	local -A dirs=()
+	[[ -n $(find "$TREE/lib" -name '*.d' -print -quit) ]] || return 1
+	while IFS= read -r f; do
+		case $f in
+		lib/* | module/*)
+			dir=$(dirname "$f")
+			while [[ ! -f $TREE/$dir/Makefile ]]; do
+				[[ $dir == */* ]] || return 1
+				dir=$(dirname "$dir")
+			done
+			[[ $dir == lib || $dir == module ]] && return 1
+			dirs[$dir]=1
+			;;
+		include/*) ;;
+		# Master generates the RPC decoders' header from the RPC schema
+		# (include/Makefile, remade first below).
+		schema/* | scripts/genrpc.py) f=include/spdk_internal/rpc_autogen.h ;;
+		# Built by the stages that use them (app/, examples/, test/unit/ all
+		# remake as a whole below), or not built at all.
+		app/* | examples/* | test/* | doc/* | python/* | scripts/rpc.py | *.md | .gitignore | .astylerc) continue ;;
+		*) return 1 ;;
+		esac
+		# Every object whose dependencies name the file.
+		while IFS= read -r dir; do
+			dirs[$dir]=1
+		done < <(cd "$TREE" && grep -lrF -e " $f" -e "/$f" --include='*.d' lib module | xargs -r -n1 dirname)
+	done < <(git -C "$TREE" diff --name-only "$1" HEAD -- || echo "/failed")
+	for dir in "${!dirs[@]}"; do
+		[[ -f $TREE/$dir/Makefile ]] || return 1
+	done
+	((${#dirs[@]} == 0)) || printf '%s\n' "${!dirs[@]}" | sort
 }
 
 run_make() {
@@ -199,11 +254,22 @@ stage_unit() {
 		[[ -d $TREE/$d ]] || die "$d is missing in $BASE"
 		run_make "unit $d" -C "$d"
 	done
-	local ut failed=0 n=0
+	# Every binary that passes is recorded with its content's hash. With
+	# UNIT_CHANGED_ONLY=1 (ci/patches.sh check-each) a binary whose bytes are
+	# those that already passed is not run again: its sources, its libraries
+	# and the flags it was built with are the same, so is its result.
+	local passed=$BDIR/unit-passed.sha256
+	touch "$passed"
+	local ut failed=0 n=0 same=0 sum
 	while IFS= read -r ut; do
 		n=$((n + 1))
 		local rel=${ut#"$TREE"/} logf
 		logf=$BDIR/unit-$(basename "$ut").log
+		sum=$(sha256sum "$ut" | cut -d' ' -f1)
+		if [[ ${UNIT_CHANGED_ONLY:-0} == 1 ]] && grep -qxF "$sum $rel" "$passed"; then
+			same=$((same + 1))
+			continue
+		fi
 		if (cd "$TREE" && "$ut" >"$logf" 2>&1) && ! sanitizer_report "$logf"; then
 			log "unit PASS $rel ($(grep -E '^ +asserts' "$logf" | awk '{print $3}') asserts)"
 		elif ! sanitizer_report "$logf" && only_known_failures "$(basename "$ut")" "$logf"; then
@@ -212,11 +278,17 @@ stage_unit() {
 			log "unit FAIL $rel (log: $logf)"
 			grep -B2 -A8 -E 'FAILED|Assertion|Suite .* had failures|Failures' "$logf" | head -40 >&2 || tail -30 "$logf" >&2
 			failed=$((failed + 1))
+			continue
 		fi
+		grep -qxF "$sum $rel" "$passed" || echo "$sum $rel" >>"$passed"
 	done < <(for d in "${UNIT_DIRS[@]}"; do find "$TREE/$d" -name '*_ut' -type f -perm -u+x; done | sort)
 	((n > 0)) || die "no unit test binaries were built for $BASE"
 	((failed == 0)) || die "$failed of $n unit test binaries failed for $BASE"
-	log "unit tests: $n binaries passed for $BASE"
+	if ((same > 0)); then
+		log "unit tests: $((n - same)) binaries passed for $BASE; $same not run again, byte for byte one that passed"
+	else
+		log "unit tests: $n binaries passed for $BASE"
+	fi
 }
 
 for s in "${stages[@]}"; do

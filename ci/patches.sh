@@ -85,15 +85,19 @@ check-each)
 	head=$(git -C "$TREE" rev-parse HEAD)
 	restore() { git -C "$TREE" -c advice.detachedHead=false checkout -q -f patched 2>/dev/null || true; }
 	trap restore EXIT
-	i=0
+	# The first commit gets the whole make; each next one remakes the library
+	# directories its changes reach (ci/build.sh, BUILD_CHANGED_FROM), and runs
+	# the unit test binaries that differ from any that passed (UNIT_CHANGED_ONLY).
+	i=0 prev=
 	for c in "${commits[@]}"; do
 		i=$((i + 1))
 		log "commit $i/${#commits[@]}: $(git -C "$TREE" log -1 --format='%h %s' "$c")"
 		git -C "$TREE" -c advice.detachedHead=false checkout -q -f --detach "$c"
 		git -C "$TREE" log -1 --format=%B "$c" | grep -q '^Signed-off-by: ' ||
 			die "commit $(git -C "$TREE" log -1 --format='%h %s' "$c") has no Signed-off-by"
-		"$ROOT/ci/build.sh" --base "$BASE" build unit ||
+		BUILD_CHANGED_FROM=$prev UNIT_CHANGED_ONLY=1 "$ROOT/ci/build.sh" --base "$BASE" build unit ||
 			die "commit $i/${#commits[@]} ($(git -C "$TREE" log -1 --format='%h %s' "$c")) does not build or pass its unit tests on its own"
+		prev=$c
 	done
 	restore
 	[[ $(git -C "$TREE" rev-parse HEAD) == "$head" ]] || die "could not return build/$BASE/spdk to the series head"
