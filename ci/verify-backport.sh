@@ -39,7 +39,7 @@ RUNS=${RUNS:-1 2 3 4}
 for n in $RUNS; do
 	[[ $n == [1-4] ]] || die "RUNS='$RUNS': runs are numbered 1 to 4"
 done
-failed=() done=()
+failed=() ran=()
 run() { # N NAME COMMAND...
 	local n=$1 name=$2
 	shift 2
@@ -47,7 +47,7 @@ run() { # N NAME COMMAND...
 		log "run $n ($name): not in RUNS='$RUNS' (ci/nightly runs all four)"
 		return 0
 	fi
-	done+=("$n")
+	ran+=("$n")
 	local logf=$REPORTS/verify-backport-$n.log t0=$SECONDS
 	log "run $n: $name"
 	if "$@" 2>"$logf"; then
@@ -90,4 +90,4 @@ run 4 "disks moved between builds" \
 	--junit "$REPORTS/cross-disks-$BASE.xml"
 
 ((${#failed[@]} == 0)) || die "backport verification: run(s) ${failed[*]} did not hold up"
-log "backport verification: run(s) ${done[*]} held up"
+log "backport verification: run(s) ${ran[*]} held up"

@@ -367,12 +367,7 @@ pub fn slow_lvstore(
 ) -> Result<String> {
     let bdev = lab.add_disk(disk, mib)?;
     let slow = delay_bdev(lab, &format!("slow-{disk}"), &bdev, latency)?;
-    lab.tgt.ok(&BdevLvolCreateLvstore {
-        bdev_name: slow.clone(),
-        lvs_name: lvs.into(),
-        cluster_sz: Some(CLUSTER as u32),
-        clear_method: None,
-    })?;
+    lab.create_lvstore_on(slow.clone(), lvs)?;
     Ok(slow)
 }
 

@@ -36,8 +36,7 @@ pub fn against_decouple(plan: &Plan) -> Result<Figure> {
     let largest = *SIZES.last().unwrap();
     let mut lab = Lab::with_build(plan.patched.clone(), BaseKind::Aio)?;
     let disk_mib: u64 = SIZES.iter().sum::<u64>() + 2048;
-    let bdev = lab.add_disk("d", disk_mib)?;
-    super::lvstore(&mut lab, bdev, "lvs")?;
+    lab.create_lvstore("d", "lvs", disk_mib)?;
     let mut detach = vec![];
     let mut decouple = vec![];
     for &size in &SIZES {

@@ -204,14 +204,13 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
     );
     let data = random_bytes(plan.seed, DATA);
     let mut lab = Lab::with_build(plan.patched.clone(), BaseKind::Aio)?;
-    let bdev = lab.add_disk("d", 2 * DATA / MIB + 64)?;
-    super::lvstore(&mut lab, bdev, "lvs")?;
+    lab.create_lvstore("d", "lvs", 2 * DATA / MIB + 64)?;
     let m = lab.tgt.ok(&BdevMallocCreate {
         name: "m0".into(),
         num_blocks: (DATA + 64 * MIB) / 4096,
         block_size: 4096,
     })?;
-    super::lvstore(&mut lab, m, "mlvs")?;
+    lab.create_lvstore_on(m, "mlvs")?;
     let vol = steps::thick_lvol(&mut lab, "lvs", "vol", DATA / MIB)?;
     lab.write(&vol, 0, &data)?;
     let snap = steps::snapshot(&mut lab, &vol, "snap")?;
@@ -221,7 +220,7 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
         num_blocks: (DATA + 64 * MIB) / 4096,
         block_size: 4096,
     })?;
-    super::lvstore(&mut lab, m1, "slvs")?;
+    lab.create_lvstore_on(m1, "slvs")?;
     let mvol = steps::thick_lvol(&mut lab, "slvs", "vol", DATA / MIB)?;
     lab.write(&mvol, 0, &data)?;
     let msnap = steps::snapshot(&mut lab, &mvol, "snap")?;
@@ -368,7 +367,7 @@ pub fn busy_delete(plan: &Plan) -> Result<Figure> {
         &aio,
         steps::Latency::reads(PARENT_READ_US),
     )?;
-    super::lvstore(&mut lab, slow, "lvs")?;
+    lab.create_lvstore_on(slow, "lvs")?;
     let p = steps::thick_lvol(&mut lab, "lvs", "p", PARENT / MIB)?;
     let parent = steps::snapshot(&mut lab, &p, "parent")?;
 

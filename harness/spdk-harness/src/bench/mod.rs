@@ -412,17 +412,6 @@ pub fn work_dir() -> Result<PathBuf> {
     Ok(d)
 }
 
-/// An lvstore `name` of 4 MiB clusters on `bdev`, as every figure makes.
-pub fn lvstore(lab: &mut crate::lab::Lab, bdev: String, name: &str) -> Result<()> {
-    lab.tgt.ok(&spdk_rpc::methods::BdevLvolCreateLvstore {
-        bdev_name: bdev,
-        lvs_name: name.into(),
-        cluster_sz: Some(crate::lab::CLUSTER as u32),
-        clear_method: None,
-    })?;
-    Ok(())
-}
-
 /// `value` as a percentage change against `base`: `-12.3%`.
 pub fn change(value: f64, base: f64) -> String {
     format!("{:+.1}%", (value / base - 1.0) * 100.0)

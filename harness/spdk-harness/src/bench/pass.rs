@@ -109,7 +109,7 @@ impl Bed {
                 steps::delay_bdev(&mut lab, "slow", &aio, steps::Latency::reads(SLOW_US))?
             }
         };
-        super::lvstore(&mut lab, bdev, "lvs")?;
+        lab.create_lvstore_on(bdev, "lvs")?;
         let vol = steps::thick_lvol(&mut lab, "lvs", "vol", DATA / MIB)?;
         lab.write(&vol, 0, data)?;
         let snap = steps::snapshot(&mut lab, &vol, "snap")?;

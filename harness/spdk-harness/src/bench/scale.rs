@@ -50,8 +50,7 @@ pub fn range_checksums(plan: &Plan) -> Result<Figure> {
     );
     let total_mib: u64 = SIZES_GIB.iter().sum::<u64>() * 1024 + 2048;
     let mut lab = Lab::with_build(plan.patched.clone(), BaseKind::Aio)?;
-    let bdev = lab.add_disk("d", total_mib)?;
-    super::lvstore(&mut lab, bdev, "lvs")?;
+    lab.create_lvstore("d", "lvs", total_mib)?;
     let mut snaps = vec![];
     for gib in SIZES_GIB {
         let v = steps::thick_lvol(&mut lab, "lvs", &format!("v{gib}"), gib * 1024)?;

@@ -489,6 +489,12 @@ impl Lab {
     /// Create lvstore `lvs` with 4 MiB clusters on a new base disk of `mib`.
     pub fn create_lvstore(&mut self, disk: &str, lvs: &str, mib: u64) -> Result<String> {
         let bdev = self.add_disk(disk, mib)?;
+        self.create_lvstore_on(bdev, lvs)
+    }
+
+    /// Create lvstore `lvs` with 4 MiB clusters on `bdev` (a delay bdev, a
+    /// malloc bdev, ...). Returns its UUID.
+    pub fn create_lvstore_on(&mut self, bdev: String, lvs: &str) -> Result<String> {
         self.tgt.ok(&BdevLvolCreateLvstore {
             bdev_name: bdev,
             lvs_name: lvs.into(),
