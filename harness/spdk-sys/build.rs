@@ -101,6 +101,7 @@ fn main() {
         .allowlist_var("SNAPSHOT_IN_PROGRESS")
         .allowlist_var("SNAPSHOT_PENDING_REMOVAL")
         .allowlist_var("BLOB_EXTERNAL_SNAPSHOT_ID")
+        .allowlist_var("BLOB_CLUSTER_CHECKSUMS(_PER_WINDOW)?")
         .allowlist_var("SPDK_LVOL_NAME_MAX")
         .allowlist_var("SPDK_LVS_NAME_MAX")
         .allowlist_var("SPDK_UUID_STRING_LEN")

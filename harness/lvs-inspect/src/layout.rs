@@ -114,6 +114,13 @@ pub const XATTR_PARENT: &str = "SNAP";
 pub const XATTR_SNAPSHOT_IN_PROGRESS: &str = "SNAPTMP";
 pub const XATTR_SNAPSHOT_PENDING_REMOVAL: &str = "SNAPRM";
 pub const XATTR_EXTERNAL_SNAPSHOT_ID: &str = "EXTSNAP";
+/// Per-cluster snapshot checksums (the series' `BLOB_CLUSTER_CHECKSUMS`):
+/// the window size and the whole checksum's 8 bytes; window `k`, the values
+/// of clusters `k * W ..` by position, is the xattr of this name and `k`.
+pub const XATTR_CLUSTER_CHECKSUMS: &str = "CKSUMW";
+/// How many values a pass puts in a window (`BLOB_CLUSTER_CHECKSUMS_PER_WINDOW`);
+/// a reader takes the size from the header.
+pub const CLUSTER_CHECKSUMS_PER_WINDOW: u64 = 500;
 
 /// The layout by the names `spdk-sys`'s C shim exports, for the cross-check.
 pub const LAYOUT: &[(&str, u64)] = &[

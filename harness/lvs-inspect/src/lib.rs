@@ -187,12 +187,143 @@ impl Blob {
         }
     }
 
+    /// Its per-cluster checksums (internal xattrs `CKSUMW` and `CKSUMW<k>`):
+    /// `None` without the header, an error naming what is malformed.
+    pub fn cluster_checksums(&self) -> std::result::Result<Option<ClusterChecksums>, String> {
+        let Some(header) = self.internal_xattr(layout::XATTR_CLUSTER_CHECKSUMS) else {
+            return Ok(None);
+        };
+        let name = layout::XATTR_CLUSTER_CHECKSUMS;
+        if header.raw.len() != 16 {
+            return Err(format!(
+                "its {name} xattr is {} bytes, not 16 (window size, whole checksum)",
+                header.raw.len()
+            ));
+        }
+        let per_window = le64(&header.raw, 0);
+        if per_window == 0 {
+            return Err(format!("its {name} xattr gives a window size of 0"));
+        }
+        let whole: [u8; 8] = header.raw[8..16].try_into().unwrap();
+        let current = self
+            .xattr("checksum")
+            .is_some_and(|x| x.raw.as_slice() == whole.as_slice());
+        let mut values = BTreeMap::new();
+        for (k, x) in self.cluster_checksum_windows() {
+            let len = x.raw.len() as u64;
+            if !len.is_multiple_of(8) || len / 8 > per_window {
+                return Err(format!(
+                    "its per-cluster checksum window {k} is {len} bytes: not up to {per_window} 8-byte values"
+                ));
+            }
+            let first = k.saturating_mul(per_window);
+            if first >= self.num_clusters {
+                return Err(format!(
+                    "its per-cluster checksum window {k} starts past its {} clusters",
+                    self.num_clusters
+                ));
+            }
+            for i in 0..len / 8 {
+                let v = le64(&x.raw, (i * 8) as usize);
+                if v != 0 {
+                    values.insert(first + i, v);
+                }
+            }
+        }
+        Ok(Some(ClusterChecksums {
+            per_window,
+            whole: u64::from_le_bytes(whole),
+            current,
+            values,
+        }))
+    }
+
+    /// The internal xattrs that are windows of per-cluster checksums, with
+    /// their window numbers.
+    fn cluster_checksum_windows(&self) -> impl Iterator<Item = (u64, &Xattr)> {
+        self.xattrs.iter().filter(|x| x.internal).filter_map(|x| {
+            let digits = x.name.strip_prefix(layout::XATTR_CLUSTER_CHECKSUMS)?;
+            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            Some((digits.parse().ok()?, x))
+        })
+    }
+
+    /// What is wrong with its per-cluster checksums, if anything: malformed
+    /// windows, windows without their header, and, while they count (the
+    /// `checksum` xattr holds the value they were computed with), a value for
+    /// a cluster it does not hold or a held cluster without one.
+    fn cluster_checksum_findings(&self) -> Vec<String> {
+        let cc = match self.cluster_checksums() {
+            Err(why) => return vec![why],
+            Ok(Some(cc)) => cc,
+            Ok(None) => {
+                let n = self.cluster_checksum_windows().count();
+                return if n == 0 {
+                    vec![]
+                } else {
+                    vec![format!(
+                        "{n} per-cluster checksum window(s) without their {} xattr: a store cut short",
+                        layout::XATTR_CLUSTER_CHECKSUMS
+                    )]
+                };
+            }
+        };
+        if !cc.current {
+            // Left behind by a build that removed or replaced the whole
+            // checksum; SPDK reads them as no values.
+            return vec![];
+        }
+        let held: BTreeSet<u64> = self.allocated.iter().map(|a| a.blob).collect();
+        let mut out = vec![];
+        let extra: Vec<u64> = cc
+            .values
+            .keys()
+            .filter(|c| !held.contains(c))
+            .copied()
+            .collect();
+        if !extra.is_empty() {
+            out.push(format!(
+                "per-cluster checksums for {} cluster(s) it does not hold (first {:?})",
+                extra.len(),
+                &extra[..extra.len().min(MAX_LISTED)]
+            ));
+        }
+        let missing: Vec<u64> = held
+            .iter()
+            .filter(|c| !cc.values.contains_key(c))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            out.push(format!(
+                "no per-cluster checksum for {} cluster(s) it holds (first {:?})",
+                missing.len(),
+                &missing[..missing.len().min(MAX_LISTED)]
+            ));
+        }
+        out
+    }
+
     /// The device clusters it owns, sorted.
     pub fn disk_clusters(&self) -> Vec<u32> {
         let mut v: Vec<u32> = self.allocated.iter().map(|a| a.disk).collect();
         v.sort_unstable();
         v
     }
+}
+
+/// A blob's per-cluster checksums, decoded ([`Blob::cluster_checksums`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterChecksums {
+    /// Values to a window.
+    pub per_window: u64,
+    /// The whole checksum they were computed with.
+    pub whole: u64,
+    /// The blob's `checksum` xattr still holds `whole`: they count.
+    pub current: bool,
+    /// The non-zero values, by the blob's cluster index.
+    pub values: BTreeMap<u64, u64>,
 }
 
 /// Cluster accounting, from the per-blob maps.
@@ -704,6 +835,11 @@ impl<'a, I: Image + ?Sized> Reader<'a, I> {
             }
         }
         self.link(&mut blobs);
+        for b in &blobs {
+            for what in b.cluster_checksum_findings() {
+                self.find(Some(b.id), what);
+            }
+        }
 
         // What the blobs use.
         let mut md_owner: BTreeMap<u32, u64> = BTreeMap::new();

@@ -68,6 +68,15 @@ fn mask(img: &mut [u8], page_idx: usize, ty: u8, bits: u32, set: &[u32]) {
 /// A clean 1 MiB store of 64 KiB clusters: the super blob (lvstore "lvs")
 /// and a thin lvol "v" with clusters 0 → 2 and 2-3 → 5-6 and a checksum.
 fn image(clean: bool, extra_used_cluster: Option<u32>) -> Vec<u8> {
+    image_with(clean, extra_used_cluster, vec![])
+}
+
+/// The same, with more descriptors in the lvol's md page.
+fn image_with(
+    clean: bool,
+    extra_used_cluster: Option<u32>,
+    v_extra: Vec<(u8, Vec<u8>)>,
+) -> Vec<u8> {
     let mut img = vec![0u8; CLUSTER * CLUSTERS];
     img[..8].copy_from_slice(b"SPDKBLOB");
     put32(&mut img, sb::VERSION, 3);
@@ -109,18 +118,21 @@ fn image(clean: bool, extra_used_cluster: Option<u32>) -> Vec<u8> {
         rle.extend(idx.to_le_bytes());
         rle.extend(len.to_le_bytes());
     }
-    md_page(
-        &mut img,
-        1,
-        &[
-            flags_desc(flags::THIN_PROV),
-            xattr("name", b"v\0\0\0\0\0\0\0"),
-            xattr("uuid", b"0f6c2b1e-9d3a-4c5b-8e7f-112233445566\0"),
-            xattr("checksum", &CHECKSUM.to_le_bytes()),
-            xattr("note", &[0xde, 0xad]),
-            (desc::EXTENT_RLE, rle),
-        ],
-    );
+    let internal = if v_extra.is_empty() {
+        0
+    } else {
+        flags::INTERNAL_XATTR
+    };
+    let mut descs = vec![
+        flags_desc(flags::THIN_PROV | internal),
+        xattr("name", b"v\0\0\0\0\0\0\0"),
+        xattr("uuid", b"0f6c2b1e-9d3a-4c5b-8e7f-112233445566\0"),
+        xattr("checksum", &CHECKSUM.to_le_bytes()),
+        xattr("note", &[0xde, 0xad]),
+        (desc::EXTENT_RLE, rle),
+    ];
+    descs.extend(v_extra);
+    md_page(&mut img, 1, &descs);
     // The md region takes clusters 0 and 1 (20 pages of 16 per cluster).
     let mut used = vec![0, 1, 2, 5, 6];
     used.extend(extra_used_cluster);
@@ -238,4 +250,118 @@ fn a_truncated_file_and_bad_usage_fail_clearly() {
     let (code, _, err) = cli(&["/nonexistent/disk.img".as_ref()]);
     assert_eq!(code, 2);
     assert!(err.contains("No such file"), "{err}");
+}
+
+fn internal_xattr(name: &str, value: &[u8]) -> (u8, Vec<u8>) {
+    (desc::XATTR_INTERNAL, xattr(name, value).1)
+}
+
+fn values(v: &[u64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The lvol's per-cluster checksums: the header (window size, whole
+/// checksum) and windows by number. "v" holds clusters 0, 2 and 3 of 4.
+fn with_cluster_checksums(per_window: u64, whole: u64, windows: &[(u64, Vec<u8>)]) -> Store {
+    let mut extra = vec![internal_xattr("CKSUMW", &values(&[per_window, whole]))];
+    for (k, v) in windows {
+        extra.push(internal_xattr(&format!("CKSUMW{k}"), v));
+    }
+    Store::read(image_with(true, None, extra).as_slice()).unwrap()
+}
+
+fn checksum_findings(s: &Store) -> Vec<String> {
+    s.findings.iter().map(|f| f.what.clone()).collect()
+}
+
+#[test]
+fn per_cluster_checksums_decode_by_position() {
+    let s = with_cluster_checksums(500, CHECKSUM, &[(0, values(&[11, 0, 33, 44]))]);
+    assert!(s.findings.is_empty(), "{:?}", s.findings);
+    let cc = s
+        .blob_by_name("v")
+        .unwrap()
+        .cluster_checksums()
+        .unwrap()
+        .unwrap();
+    assert_eq!((cc.per_window, cc.whole, cc.current), (500, CHECKSUM, true));
+    assert_eq!(
+        cc.values.into_iter().collect::<Vec<_>>(),
+        vec![(0, 11), (2, 33), (3, 44)]
+    );
+    // Windows of 2: window 1 holds clusters 2 and 3.
+    let s = with_cluster_checksums(2, CHECKSUM, &[(0, values(&[11])), (1, values(&[33, 44]))]);
+    assert!(s.findings.is_empty(), "{:?}", s.findings);
+    let cc = s
+        .blob_by_name("v")
+        .unwrap()
+        .cluster_checksums()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cc.values.into_iter().collect::<Vec<_>>(),
+        vec![(0, 11), (2, 33), (3, 44)]
+    );
+}
+
+#[test]
+fn per_cluster_checksums_that_disagree_with_the_clusters_are_findings() {
+    // A value for cluster 1, which "v" doesn't hold, and none for cluster 3.
+    let s = with_cluster_checksums(500, CHECKSUM, &[(0, values(&[11, 22, 33]))]);
+    let f = checksum_findings(&s);
+    assert!(
+        f.iter()
+            .any(|w| w.contains("1 cluster(s) it does not hold (first [1])")),
+        "{f:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|w| w.contains("no per-cluster checksum for 1 cluster(s) it holds (first [3])")),
+        "{f:?}"
+    );
+    // Computed with another whole checksum: left behind, they don't count.
+    let s = with_cluster_checksums(500, CHECKSUM + 1, &[(0, values(&[11, 22, 33]))]);
+    assert!(s.findings.is_empty(), "{:?}", s.findings);
+    assert!(
+        !s.blob_by_name("v")
+            .unwrap()
+            .cluster_checksums()
+            .unwrap()
+            .unwrap()
+            .current
+    );
+}
+
+#[test]
+fn malformed_per_cluster_checksums_are_findings() {
+    for (s, why) in [
+        (with_cluster_checksums(0, CHECKSUM, &[]), "window size of 0"),
+        (
+            with_cluster_checksums(500, CHECKSUM, &[(0, vec![1, 2, 3])]),
+            "window 0 is 3 bytes",
+        ),
+        (
+            with_cluster_checksums(2, CHECKSUM, &[(0, values(&[1, 2, 3]))]),
+            "window 0 is 24 bytes",
+        ),
+        (
+            with_cluster_checksums(2, CHECKSUM, &[(2, values(&[1]))]),
+            "window 2 starts past its 4 clusters",
+        ),
+    ] {
+        let f = checksum_findings(&s);
+        assert!(f.iter().any(|w| w.contains(why)), "{why}: {f:?}");
+    }
+    let extra = vec![internal_xattr("CKSUMW0", &values(&[11, 0, 33, 44]))];
+    let s = Store::read(image_with(true, None, extra).as_slice()).unwrap();
+    let f = checksum_findings(&s);
+    assert!(
+        f.iter()
+            .any(|w| w.contains("1 per-cluster checksum window(s) without their CKSUMW xattr")),
+        "{f:?}"
+    );
+    // Another internal xattr of the same prefix is not a window.
+    let extra = vec![internal_xattr("CKSUMWx", b"y")];
+    let s = Store::read(image_with(true, None, extra).as_slice()).unwrap();
+    assert!(s.findings.is_empty(), "{:?}", s.findings);
 }

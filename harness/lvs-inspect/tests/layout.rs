@@ -108,6 +108,14 @@ fn the_parser_constants_match_the_bindgen_constants() {
         cstr(s::BLOB_EXTERNAL_SNAPSHOT_ID)
     );
     assert_eq!(
+        layout::XATTR_CLUSTER_CHECKSUMS,
+        cstr(s::BLOB_CLUSTER_CHECKSUMS)
+    );
+    assert_eq!(
+        layout::CLUSTER_CHECKSUMS_PER_WINDOW,
+        u64::from(s::BLOB_CLUSTER_CHECKSUMS_PER_WINDOW)
+    );
+    assert_eq!(
         std::mem::size_of::<s::spdk_blob_md_page>(),
         layout::PAGE_SIZE,
         "bindgen's md page"
