@@ -698,11 +698,15 @@ fn setup(lab: &mut Lab, op: Op) -> Result<Setup> {
         }
         for snap in snaps {
             let name = format!("{LVS}/{snap}");
-            lab.tgt
-                .ok(&BdevLvolRegisterSnapshotChecksum { name: name.clone() })?;
+            lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+                name: name.clone(),
+                ..Default::default()
+            })?;
             if ranges {
-                lab.tgt
-                    .ok(&BdevLvolRegisterSnapshotRangeChecksums { name })?;
+                lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+                    name,
+                    ..Default::default()
+                })?;
             }
         }
     }
@@ -750,12 +754,21 @@ fn start(lab: &mut Lab, op: Op, s: &mut Setup) -> Result<Running> {
     };
     match op {
         Op::Checksum => rpc(lab, &|c| {
-            steps::send(c, &BdevLvolRegisterSnapshotChecksum { name: n("snap1") })
+            steps::send(
+                c,
+                &BdevLvolRegisterSnapshotChecksum {
+                    name: n("snap1"),
+                    ..Default::default()
+                },
+            )
         }),
         Op::RangeChecksums => rpc(lab, &|c| {
             steps::send(
                 c,
-                &BdevLvolRegisterSnapshotRangeChecksums { name: n("snap1") },
+                &BdevLvolRegisterSnapshotRangeChecksums {
+                    name: n("snap1"),
+                    ..Default::default()
+                },
             )
         }),
         Op::Detach => rpc(lab, &|c| {
@@ -770,7 +783,10 @@ fn start(lab: &mut Lab, op: Op, s: &mut Setup) -> Result<Running> {
             let mut c = lab.tgt.connect()?;
             let pass = steps::send(
                 &mut c,
-                &BdevLvolRegisterSnapshotChecksum { name: n("snap1") },
+                &BdevLvolRegisterSnapshotChecksum {
+                    name: n("snap1"),
+                    ..Default::default()
+                },
             )?;
             let del = steps::send(&mut c, &BdevLvolDelete { name: n("snap1") })?;
             Ok(Running::Rpc(c, del, Some(pass)))

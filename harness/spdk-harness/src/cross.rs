@@ -112,10 +112,10 @@ fn values_on(build: &SpdkBuild, shapes: &[Shape]) -> Result<Vec<u64>> {
             ..Default::default()
         })?;
         let snap = format!("lvs0/{}-snap", s.lvol());
-        if !lab
-            .tgt
-            .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })?
-        {
+        if !lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+            name: snap.clone(),
+            ..Default::default()
+        })? {
             return Err(Error::Check(format!("register of {snap} returned false")));
         }
         out.push(

@@ -85,12 +85,16 @@ fn write(lab: &mut Lab) -> Result<Written> {
     }
     let mut checksums = vec![];
     for s in [&s0, &s1] {
-        lab.tgt
-            .ok(&BdevLvolRegisterSnapshotChecksum { name: s.clone() })?;
+        lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+            name: s.clone(),
+            ..Default::default()
+        })?;
     }
     let ranges = if has_ranges(lab)? {
-        lab.tgt
-            .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: s1.clone() })?;
+        lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+            name: s1.clone(),
+            ..Default::default()
+        })?;
         Some(lab.tgt.ok(&BdevLvolGetSnapshotRangeChecksums {
             name: s1.clone(),
             cluster_start_index: 0,
@@ -238,7 +242,8 @@ fn move_disk(from: &SpdkBuild, to: &(String, SpdkBuild)) -> Result<String> {
     // The moved disk takes a new checksum on the new build.
     ensure!(
         lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
-            name: "lvs0/s1".into()
+            name: "lvs0/s1".into(),
+            ..Default::default()
         })?,
         "register of lvs0/s1 on {label} must return true"
     );
@@ -274,6 +279,7 @@ fn move_disk(from: &SpdkBuild, to: &(String, SpdkBuild)) -> Result<String> {
         );
         lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
             name: "lvs0/s1".into(),
+            ..Default::default()
         })?;
         let got = lab.tgt.ok(&BdevLvolGetSnapshotRangeChecksums {
             name: "lvs0/s1".into(),

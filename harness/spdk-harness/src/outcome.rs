@@ -39,6 +39,10 @@ pub const CHECKSUM_UNSTOPPABLE: Bug = Bug {
     id: "Longhorn #10421",
     what: "a snapshot checksum pass cannot be stopped",
 };
+pub const PASS_UNBOUNDED: Bug = Bug {
+    id: "unbounded pass",
+    what: "the snapshot checksum register RPCs take no queue depth, rate limit or busy share: a pass takes what it can of the target's thread and disk (Longhorn v1.8.x)",
+};
 pub const FORCED_REMOVAL: Bug = Bug {
     id: "Longhorn #10474",
     what: "a refused lvol delete drops the lvol anyway, and it comes back at the next load (seen as #10622)",

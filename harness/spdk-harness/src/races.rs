@@ -230,7 +230,13 @@ fn send<R: spdk_rpc::Rpc>(lab: &mut Lab, req: &R) -> Result<(Client, Pending)> {
 }
 
 fn register(lab: &mut Lab, x: &str) -> Result<(Client, Pending)> {
-    send(lab, &BdevLvolRegisterSnapshotChecksum { name: n(x) })
+    send(
+        lab,
+        &BdevLvolRegisterSnapshotChecksum {
+            name: n(x),
+            ..Default::default()
+        },
+    )
 }
 
 fn stop(lab: &mut Lab, x: &str) -> Result<(Client, Pending)> {
@@ -334,7 +340,10 @@ fn one(race: Race, j: Duration) -> Result<String> {
         Race::StopDuringRange => {
             let (mut c1, reg) = send(
                 lab,
-                &BdevLvolRegisterSnapshotRangeChecksums { name: n("s") },
+                &BdevLvolRegisterSnapshotRangeChecksums {
+                    name: n("s"),
+                    ..Default::default()
+                },
             )?;
             jitter(j);
             let (mut c2, st) = stop(lab, "s")?;

@@ -439,7 +439,10 @@ pub fn start_pass(lab: &mut Lab, snap: &str) -> Result<(Client, Pending)> {
     let mut conn = lab.tgt.connect()?;
     let p = send(
         &mut conn,
-        &BdevLvolRegisterSnapshotChecksum { name: snap.into() },
+        &BdevLvolRegisterSnapshotChecksum {
+            name: snap.into(),
+            ..Default::default()
+        },
     )?;
     Ok((conn, p))
 }

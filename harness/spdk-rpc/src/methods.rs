@@ -490,9 +490,21 @@ rpc!(BdevLvolDetachParent, "bdev_lvol_detach_parent", bool);
 // ------------------------------------------- our series: snapshot checksums
 // Requests and results as longhorn/go-spdk-helper's BdevLvol*SnapshotChecksum*.
 
-#[derive(Debug, Clone, Serialize)]
+/// Register RPCs: the name, as Longhorn's client sends it, and the pass's
+/// options (our series on master), sent only when set.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BdevLvolRegisterSnapshotChecksum {
     pub name: String,
+    /// Cluster reads the pass keeps in flight (1 to 64; SPDK's default 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_depth: Option<u64>,
+    /// At most this many bytes read per second (default: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_read_bytes_per_sec: Option<u64>,
+    /// Percent of its thread the pass takes while the thread's other
+    /// pollers are busy (1 to 100; default 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy_share: Option<u64>,
 }
 rpc!(
     BdevLvolRegisterSnapshotChecksum,
@@ -500,9 +512,19 @@ rpc!(
     bool
 );
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct BdevLvolRegisterSnapshotRangeChecksums {
     pub name: String,
+    /// Cluster reads the pass keeps in flight (1 to 64; SPDK's default 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_depth: Option<u64>,
+    /// At most this many bytes read per second (default: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_read_bytes_per_sec: Option<u64>,
+    /// Percent of its thread the pass takes while the thread's other
+    /// pollers are busy (1 to 100; default 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy_share: Option<u64>,
 }
 rpc!(
     BdevLvolRegisterSnapshotRangeChecksums,

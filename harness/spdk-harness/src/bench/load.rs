@@ -246,7 +246,10 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
             idle.push(bdevperf(&lab, ex, workload, 16, 4096, RUN_SECS)?);
             let (done, h) = keep_sending(
                 &lab,
-                BdevLvolRegisterSnapshotChecksum { name: snap.clone() },
+                BdevLvolRegisterSnapshotChecksum {
+                    name: snap.clone(),
+                    ..Default::default()
+                },
                 Duration::ZERO,
             )?;
             let p = bdevperf(&lab, ex, workload, 16, 4096, RUN_SECS);

@@ -133,9 +133,10 @@ impl Bed {
     pub fn pass(&mut self, want: u64) -> Result<Duration> {
         let name = self.snap.clone();
         let (_, t) = timed(|| {
-            self.lab
-                .tgt
-                .ok(&BdevLvolRegisterSnapshotChecksum { name: name.clone() })
+            self.lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+                name: name.clone(),
+                ..Default::default()
+            })
         })?;
         self.expect_checksum(want)?;
         Ok(t)
@@ -145,9 +146,10 @@ impl Bed {
     pub fn range_pass(&mut self, want: u64) -> Result<Duration> {
         let name = self.snap.clone();
         let (_, t) = timed(|| {
-            self.lab
-                .tgt
-                .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: name.clone() })
+            self.lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+                name: name.clone(),
+                ..Default::default()
+            })
         })?;
         self.expect_checksum(want)?;
         Ok(t)

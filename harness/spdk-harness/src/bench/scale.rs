@@ -79,7 +79,10 @@ pub fn range_checksums(plan: &Plan) -> Result<Figure> {
             let mut conn = lab.tgt.connect()?;
             let (_, t) = timed(|| {
                 conn.call_timeout(
-                    &BdevLvolRegisterSnapshotRangeChecksums { name: snap.clone() },
+                    &BdevLvolRegisterSnapshotRangeChecksums {
+                        name: snap.clone(),
+                        ..Default::default()
+                    },
                     Duration::from_secs(3600),
                 )
                 .map_err(|e| Error::Check(format!("range checksums of {snap}: {e}")))

@@ -305,6 +305,7 @@ fn run_cell(lab: &mut Lab, op: Op, event: Event) -> Result<String> {
     if chain.checksums {
         lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
             name: format!("{LVS}/s"),
+            ..Default::default()
         })?;
     }
     if op == Op::ShallowCopy {
@@ -381,15 +382,24 @@ fn start(lab: &mut Lab, op: Op, range: bool) -> Result<Running> {
     let pending = match op {
         Op::WholePass => Some(steps::send(
             &mut conn,
-            &BdevLvolRegisterSnapshotChecksum { name: s },
+            &BdevLvolRegisterSnapshotChecksum {
+                name: s,
+                ..Default::default()
+            },
         )?),
         Op::RangePass if range => Some(steps::send(
             &mut conn,
-            &BdevLvolRegisterSnapshotRangeChecksums { name: s },
+            &BdevLvolRegisterSnapshotRangeChecksums {
+                name: s,
+                ..Default::default()
+            },
         )?),
         Op::RangePass => Some(steps::send(
             &mut conn,
-            &BdevLvolRegisterSnapshotChecksum { name: s },
+            &BdevLvolRegisterSnapshotChecksum {
+                name: s,
+                ..Default::default()
+            },
         )?),
         Op::Inflate => Some(steps::send(&mut conn, &BdevLvolInflate { name: s })?),
         Op::ShallowCopy => {

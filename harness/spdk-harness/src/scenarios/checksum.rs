@@ -6,11 +6,11 @@ use crate::data::pattern;
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart, CLUSTER, MIB};
 use crate::offline::on_disk;
-use crate::outcome::{Scenario, CHECKSUM_UNSTOPPABLE, RANGE_HOLES};
+use crate::outcome::{Scenario, CHECKSUM_UNSTOPPABLE, PASS_UNBOUNDED, RANGE_HOLES};
 use crate::steps::{
-    create_lvol, expect_interrupted, expect_rpc_error, has_ranges, oracle_checksums, range_answer,
-    slow_lvstore, snapshot, start_pass, stop_running_pass, thick_lvol, Clear, Latency, Provision,
-    CHECKSUM_RPCS, CRC64_GO_ISO, STOP_RPCS,
+    create_lvol, expect_errno, expect_interrupted, expect_rpc_error, has_ranges, oracle_checksums,
+    range_answer, slow_lvstore, snapshot, start_pass, stop_running_pass, thick_lvol, Clear,
+    Latency, Provision, CHECKSUM_RPCS, CRC64_GO_ISO, STOP_RPC, STOP_RPCS,
 };
 use crate::{ensure, ensure_eq, fail};
 use spdk_rpc::methods::*;
@@ -39,6 +39,13 @@ pub fn scenarios() -> Vec<Scenario> {
             needs: STOP_RPCS,
             bug: Some(CHECKSUM_UNSTOPPABLE),
             run: stop,
+        },
+        Scenario {
+            name: "checksum_pass_options",
+            about: "register with a queue depth, a busy share and a rate limit: the same values, no faster than the limit; out-of-range options refused with -EINVAL and the snapshot not held; stop and get refuse the register's params",
+            needs: STOP_RPCS,
+            bug: Some(PASS_UNBOUNDED),
+            run: pass_options,
         },
         Scenario {
             name: "checksum_invalidation",
@@ -136,8 +143,10 @@ fn oracle(lab: &mut Lab) -> Result<String> {
 
         let t0 = Instant::now();
         ensure!(
-            lab.tgt
-                .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })?,
+            lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+                name: snap.clone(),
+                ..Default::default()
+            })?,
             "register must return true"
         );
         let secs = t0.elapsed().as_secs_f64();
@@ -150,8 +159,10 @@ fn oracle(lab: &mut Lab) -> Result<String> {
         // the snapshot has not allocated it).
         if ranges {
             ensure!(
-                lab.tgt
-                    .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: snap.clone() })?,
+                lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+                    name: snap.clone(),
+                    ..Default::default()
+                })?,
                 "range register must return true"
             );
             ensure_eq!(
@@ -231,8 +242,10 @@ fn longhorn_values(lab: &mut Lab) -> Result<String> {
         (&s2, 7161606974051404010),
         (&s3, 440587436939872369),
     ] {
-        lab.tgt
-            .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })?;
+        lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+            name: snap.clone(),
+            ..Default::default()
+        })?;
         ensure_eq!(
             get(lab, snap).map_err(rpc(snap))?,
             want,
@@ -335,10 +348,12 @@ fn invalidation(lab: &mut Lab) -> Result<String> {
     if ranges {
         lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
             name: snap2.clone(),
+            ..Default::default()
         })?;
     } else {
         lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
             name: snap2.clone(),
+            ..Default::default()
         })?;
     }
     let (before, _) = oracle_checksums(lab, &snap2, &[1])?;
@@ -395,6 +410,7 @@ fn invalidation(lab: &mut Lab) -> Result<String> {
     }
     lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
         name: snap2.clone(),
+        ..Default::default()
     })?;
     let (after, _) = oracle_checksums(lab, &snap2, &[0, 1])?;
     ensure_eq!(
@@ -417,5 +433,153 @@ fn invalidation(lab: &mut Lab) -> Result<String> {
     );
     Ok(format!(
         "{before:#018x} removed by the merge; re-registered {after:#018x} = oracle"
+    ))
+}
+
+/// A register request with these options.
+fn with_options(
+    snap: &str,
+    queue_depth: Option<u64>,
+    max_read_bytes_per_sec: Option<u64>,
+    busy_share: Option<u64>,
+) -> BdevLvolRegisterSnapshotChecksum {
+    BdevLvolRegisterSnapshotChecksum {
+        name: snap.into(),
+        queue_depth,
+        max_read_bytes_per_sec,
+        busy_share,
+    }
+}
+
+fn pass_options(lab: &mut Lab) -> Result<String> {
+    lab.create_lvstore("disk0", "lvs0", 200)?;
+    let vol = thick_lvol(lab, "lvs0", "vol", 64)?;
+    for c in 0..16 {
+        lab.write(&vol, c * CLUSTER, &pattern(700 + c, 64 * 1024))?;
+    }
+    let snap = snapshot(lab, &vol, "snap")?;
+    let ranges = has_ranges(lab)?;
+
+    // Step: the defaults, then every option at an edge of its range.
+    ensure!(
+        lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+            name: snap.clone(),
+            ..Default::default()
+        })?,
+        "register must return true"
+    );
+    let value = get(lab, &snap).map_err(rpc(&snap))?;
+    for (q, b) in [(1, 100), (64, 1), (3, 50)] {
+        let r = lab.tgt.call(&with_options(&snap, Some(q), None, Some(b)));
+        match r {
+            Ok(true) => {}
+            Ok(false) => fail!("register with queue_depth {q}, busy_share {b} returned false"),
+            Err(e) => fail!(
+                "{PASS_UNBOUNDED}: register with queue_depth {q}, busy_share {b} refused: {e}"
+            ),
+        }
+        ensure_eq!(
+            get(lab, &snap).map_err(rpc(&snap))?,
+            value,
+            "the checksum with queue_depth {q}, busy_share {b}"
+        );
+    }
+    if ranges {
+        let held: Vec<u64> = (0..16).collect();
+        lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+            name: snap.clone(),
+            queue_depth: Some(2),
+            busy_share: Some(10),
+            ..Default::default()
+        })?;
+        let (_, per) = oracle_checksums(lab, &snap, &held)?;
+        let got = get_range(lab, &snap, 16)?;
+        ensure_eq!(
+            got,
+            per,
+            "per-cluster checksums of a range pass with options"
+        );
+    }
+
+    // Step: a rate limit of 16 MiB/s over 64 MiB, one cluster of burst: the
+    // pass can't end before 60 MiB / 16 MiB/s = 3.75 s.
+    let t0 = Instant::now();
+    lab.tgt
+        .ok(&with_options(&snap, None, Some(16 * MIB), None))
+        .map_err(|e| Error::Check(format!("{PASS_UNBOUNDED}: register with a rate limit: {e}")))?;
+    let took = t0.elapsed();
+    ensure!(
+        took >= std::time::Duration::from_millis(3500),
+        "a pass limited to 16 MiB/s over 64 MiB took {took:?}: the limit was not applied"
+    );
+    ensure_eq!(
+        get(lab, &snap).map_err(rpc(&snap))?,
+        value,
+        "the checksum of the rate-limited pass"
+    );
+
+    // Step: out of range, refused before the pass holds the snapshot.
+    for (what, req) in [
+        ("queue_depth 0", with_options(&snap, Some(0), None, None)),
+        ("queue_depth 65", with_options(&snap, Some(65), None, None)),
+        ("busy_share 0", with_options(&snap, None, None, Some(0))),
+        ("busy_share 101", with_options(&snap, None, None, Some(101))),
+    ] {
+        expect_errno(
+            &format!("register with {what}"),
+            lab.tgt.call(&req),
+            Errno::EINVAL,
+        )
+        .map_err(|e| Error::Check(format!("{PASS_UNBOUNDED}: {e}")))?;
+    }
+    // Too large for their types: the request can't be decoded.
+    for (what, req) in [
+        ("busy_share 256", with_options(&snap, None, None, Some(256))),
+        (
+            "queue_depth 2^32",
+            with_options(&snap, Some(1 << 32), None, None),
+        ),
+    ] {
+        ensure!(
+            lab.tgt.call(&req).is_err(),
+            "register with {what} must fail"
+        );
+    }
+    // The snapshot is free: a default pass runs at once, with the same value.
+    lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+        name: snap.clone(),
+        ..Default::default()
+    })?;
+    ensure_eq!(
+        get(lab, &snap).map_err(rpc(&snap))?,
+        value,
+        "the checksum after refusals"
+    );
+
+    // Step: stop and get decode their own params.
+    let stop = lab.tgt.rpc()?.call_raw(
+        STOP_RPC,
+        Some(serde_json::json!({"name": snap, "queue_depth": 4})),
+    );
+    ensure!(
+        stop.is_err(),
+        "stop with queue_depth must be refused, got {stop:?}"
+    );
+    let got = lab.tgt.rpc()?.call_raw(
+        "bdev_lvol_get_snapshot_checksum",
+        Some(serde_json::json!({"name": snap, "busy_share": 5})),
+    );
+    ensure!(
+        got.is_err(),
+        "get with busy_share must be refused, got {got:?}"
+    );
+    ensure_eq!(
+        get(lab, &snap).map_err(rpc(&snap))?,
+        value,
+        "the checksum at the end"
+    );
+    Ok(format!(
+        "3 option sets and the defaults give one value; 16 MiB/s over 64 MiB took {:.2}s; 6 out-of-range values refused, snapshot not held; stop and get refuse register's params",
+        took.as_secs_f64()
     ))
 }

@@ -56,6 +56,9 @@ enum Kind {
     Bdev,
     Uuid,
     Count,
+    /// An option of a checksum pass (queue depth, rate, busy share): sent
+    /// only out of range, or as no limit, so that no pass crawls.
+    PassOption,
 }
 
 struct Param {
@@ -120,10 +123,23 @@ const METHODS: &[(&str, &[Param])] = &[
         &[opt("lvs_name", Lvs), opt("uuid", Uuid)],
     ),
     ("bdev_lvol_detach_parent", &[p("name", Lvol)]),
-    ("bdev_lvol_register_snapshot_checksum", &[p("name", Lvol)]),
+    (
+        "bdev_lvol_register_snapshot_checksum",
+        &[
+            p("name", Lvol),
+            opt("queue_depth", PassOption),
+            opt("max_read_bytes_per_sec", PassOption),
+            opt("busy_share", PassOption),
+        ],
+    ),
     (
         "bdev_lvol_register_snapshot_range_checksums",
-        &[p("name", Lvol)],
+        &[
+            p("name", Lvol),
+            opt("queue_depth", PassOption),
+            opt("max_read_bytes_per_sec", PassOption),
+            opt("busy_share", PassOption),
+        ],
     ),
     ("bdev_lvol_get_snapshot_checksum", &[p("name", Lvol)]),
     (
@@ -157,6 +173,7 @@ fn nothing(kind: Kind) -> Value {
         Bdev => json!("no_such_bdev"),
         Uuid => json!("6f1d3b2e-0000-4000-8000-00000000dead"),
         Count => json!(1),
+        PassOption => json!(0),
     }
 }
 
@@ -202,7 +219,7 @@ fn wrong_types(kind: Kind) -> Vec<Value> {
         json!(["lvs0/vol"]),
         json!({"name": "lvs0/vol"}),
     ];
-    if kind == Count {
+    if kind == Count || kind == PassOption {
         v.extend([json!("1"), json!(""), json!(-9_223_372_036_854_775_807_i64)]);
         // Past u64: a JSON number SPDK must refuse, sent as a float.
         v.push(json!(1.8446744073709552e19));
@@ -235,6 +252,16 @@ fn counts() -> Vec<Value> {
     .into_iter()
     .map(|n| json!(n))
     .collect()
+}
+
+/// Values of a pass option that a target must refuse. The rate has no
+/// refused value: a 0 is no limit, and a small one would make the pass crawl.
+fn out_of_range(option: &str) -> Vec<Value> {
+    match option {
+        "queue_depth" => vec![json!(0), json!(65), json!(1u64 << 32), json!(u64::MAX)],
+        "busy_share" => vec![json!(0), json!(101), json!(256), json!(u64::MAX)],
+        _ => vec![json!(-1), json!(1.8446744073709552e19)],
+    }
 }
 
 /// One request, and whether it can only fail (everything it names resolves
@@ -312,7 +339,10 @@ fn generate(offered: &[&'static str], targets: &[(&str, String)], snap: &str) ->
             }
         }
         // Names.
-        for p in params.iter().filter(|p| p.kind != Count) {
+        for p in params
+            .iter()
+            .filter(|p| p.kind != Count && p.kind != PassOption)
+        {
             for n in hostile_names() {
                 let mut q = b.clone();
                 q.insert(p.name.into(), json!(n));
@@ -329,6 +359,22 @@ fn generate(offered: &[&'static str], targets: &[(&str, String)], snap: &str) ->
                 let mut q = b.clone();
                 q.insert(p.name.into(), v.clone());
                 push(Some(Value::Object(q)), true, format!("{} = {v}", p.name));
+            }
+        }
+        // Pass options out of range, on nothing and on every kind of lvol:
+        // refused before a pass starts.
+        for p in params.iter().filter(|p| p.kind == PassOption) {
+            for v in out_of_range(p.name) {
+                let mut q = b.clone();
+                q.insert(p.name.into(), v.clone());
+                push(Some(Value::Object(q)), true, format!("{} = {v}", p.name));
+                for (kind, alias) in targets {
+                    push(
+                        Some(json!({"name": alias, p.name: v})),
+                        true,
+                        format!("the {kind} {alias}, {} = {v}", p.name),
+                    );
+                }
             }
         }
         // Every kind of lvol, for the methods that only read.

@@ -355,8 +355,10 @@ fn crash_trial(
     )?;
     let s = steps::snapshot(lab, &vol, &format!("s{n}"))?;
     lab.unexport(&vol)?;
-    lab.tgt
-        .ok(&BdevLvolRegisterSnapshotChecksum { name: s.clone() })?;
+    lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+        name: s.clone(),
+        ..Default::default()
+    })?;
 
     let mut conn = lab.tgt.connect()?;
     let t0 = Instant::now();

@@ -161,8 +161,10 @@ fn delta_rebuild(lab: &mut Lab) -> Result<String> {
         }
         let snap = snapshot(lab, &vol, "snap1")?;
         ensure!(
-            lab.tgt
-                .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: snap.clone() })?,
+            lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+                name: snap.clone(),
+                ..Default::default()
+            })?,
             "range register of {snap} must return true"
         );
         // The engine's eligibility probe, on both sides: it must not fail
@@ -251,8 +253,10 @@ fn delta_rebuild(lab: &mut Lab) -> Result<String> {
     // The checksums agree, whole and per cluster.
     let mut whole = vec![];
     for snap in [&a, &b2] {
-        lab.tgt
-            .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: snap.clone() })?;
+        lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+            name: snap.clone(),
+            ..Default::default()
+        })?;
         whole.push(
             lab.tgt
                 .ok(&BdevLvolGetSnapshotChecksum { name: snap.clone() })?
@@ -322,15 +326,19 @@ fn range_bounds(lab: &mut Lab) -> Result<String> {
         Errno::ENODEV,
     )?;
     // A whole-only register does not make it eligible.
-    lab.tgt
-        .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.clone() })?;
+    lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+        name: snap.clone(),
+        ..Default::default()
+    })?;
     expect_errno(
         "the engine's probe (0, 1) after a whole-only register",
         range(lab, &snap, 0, 1),
         Errno::ENODEV,
     )?;
-    lab.tgt
-        .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: snap.clone() })?;
+    lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+        name: snap.clone(),
+        ..Default::default()
+    })?;
     let (_, per) = oracle_checksums(lab, &snap, &held)?;
 
     // The probe succeeds although cluster 0 is not allocated.
@@ -602,16 +610,20 @@ fn foreign_checksum(lab: &mut Lab) -> Result<String> {
     let named = |e: Error| Error::Check(format!("{e} ({FOREIGN_CHECKSUM})"));
     expect_errno(
         &format!("register of {bi}'s checksum over its foreign xattr"),
-        lab.tgt
-            .call(&BdevLvolRegisterSnapshotChecksum { name: bi.clone() }),
+        lab.tgt.call(&BdevLvolRegisterSnapshotChecksum {
+            name: bi.clone(),
+            ..Default::default()
+        }),
         Errno::EEXIST,
     )
     .map_err(named)?;
     if has_ranges(lab)? {
         expect_errno(
             &format!("range register of {bi} over its foreign xattr"),
-            lab.tgt
-                .call(&BdevLvolRegisterSnapshotRangeChecksums { name: bi.clone() }),
+            lab.tgt.call(&BdevLvolRegisterSnapshotRangeChecksums {
+                name: bi.clone(),
+                ..Default::default()
+            }),
             Errno::EEXIST,
         )
         .map_err(named)?;

@@ -753,8 +753,10 @@ fn fingerprint(lab: &mut Lab, snap: &str) -> Result<Fingerprint> {
         return read_fingerprint(lab, snap, bytes);
     }
     ensure!(
-        lab.tgt
-            .ok(&BdevLvolRegisterSnapshotRangeChecksums { name: snap.into() })?,
+        lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
+            name: snap.into(),
+            ..Default::default()
+        })?,
         "checksum register of {snap} must return true"
     );
     let whole = lab
@@ -794,8 +796,10 @@ fn read_fingerprint(lab: &mut Lab, snap: &str, bytes: u64) -> Result<Fingerprint
     let all: Vec<u64> = (0..bytes / CLUSTER).collect();
     let (mut whole, per) = oracle_checksums(lab, &via, &all)?;
     if lab.has_method("bdev_lvol_register_snapshot_checksum")? {
-        lab.tgt
-            .ok(&BdevLvolRegisterSnapshotChecksum { name: snap.into() })?;
+        lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
+            name: snap.into(),
+            ..Default::default()
+        })?;
         whole = lab
             .tgt
             .ok(&BdevLvolGetSnapshotChecksum { name: snap.into() })?
