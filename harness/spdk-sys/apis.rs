@@ -19,13 +19,16 @@ series_apis! {
     "spdk/crc64.h" spdk_crc64_iso: unsafe extern "C" fn(*const c_void, usize, u64) -> u64;
     "spdk/crc64.h" spdk_crc64_iso_combine: unsafe extern "C" fn(u64, u64, u64) -> u64;
     "spdk/blob.h" spdk_bs_blob_checksum: unsafe extern "C" fn(*mut spdk_blob_store, *mut spdk_io_channel, spdk_blob_id, bool, spdk_blob_op_with_checksum_complete, *mut c_void);
+    "spdk/blob.h" spdk_bs_checksum_opts_init: unsafe extern "C" fn(*mut spdk_bs_checksum_opts, usize);
+    "spdk/blob.h" spdk_bs_blob_checksum_ext: unsafe extern "C" fn(*mut spdk_blob_store, *mut spdk_io_channel, spdk_blob_id, *const spdk_bs_checksum_opts, spdk_blob_op_with_checksum_complete, *mut c_void);
     "spdk/blob.h" spdk_bs_blob_stop_checksum: unsafe extern "C" fn(*mut spdk_blob_store, spdk_blob_id, spdk_blob_op_complete, *mut c_void);
     "spdk/blob.h" spdk_blob_get_checksum: unsafe extern "C" fn(*mut spdk_blob, *mut u64) -> i32;
     "spdk/blob.h" spdk_blob_get_cluster_checksums: unsafe extern "C" fn(*mut spdk_blob, u64, u64, *mut spdk_blob_cluster_checksum, *mut u64) -> i32;
     "spdk/lvol.h" spdk_lvol_register_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, bool, spdk_lvol_op_complete, *mut c_void);
+    "spdk/lvol.h" spdk_lvol_register_snapshot_checksum_ext: unsafe extern "C" fn(*mut spdk_lvol, *const spdk_bs_checksum_opts, spdk_lvol_op_complete, *mut c_void);
     "spdk/lvol.h" spdk_lvol_stop_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, spdk_lvol_op_complete, *mut c_void);
     "spdk/lvol.h" spdk_lvol_get_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, *mut u64) -> i32;
     "spdk/lvol.h" spdk_lvol_get_snapshot_cluster_checksums: unsafe extern "C" fn(*mut spdk_lvol, u64, u64, *mut spdk_blob_cluster_checksum, *mut u64) -> i32;
-    "vbdev_lvol.h" vbdev_lvol_register_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, bool, spdk_lvol_op_complete, *mut c_void);
+    "vbdev_lvol.h" vbdev_lvol_register_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, *const spdk_bs_checksum_opts, spdk_lvol_op_complete, *mut c_void);
     "vbdev_lvol.h" vbdev_lvol_stop_snapshot_checksum: unsafe extern "C" fn(*mut spdk_lvol, u64, spdk_lvol_op_complete, *mut c_void);
 }

@@ -113,6 +113,7 @@ fn main() {
         .allowlist_type("spdk_lvol_op_complete")
         .allowlist_type("spdk_blob_op_with_checksum_complete")
         .allowlist_type("spdk_blob_cluster_checksum")
+        .allowlist_type("spdk_bs_checksum_opts")
         // Handles the public headers only forward-declare: src/lib.rs defines
         // them as opaque, so internal changes to them are not drift.
         .blocklist_type("spdk_blob_store")
