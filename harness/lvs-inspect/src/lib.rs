@@ -276,31 +276,29 @@ impl Blob {
             return vec![];
         }
         let held: BTreeSet<u64> = self.allocated.iter().map(|a| a.blob).collect();
-        let mut out = vec![];
         let extra: Vec<u64> = cc
             .values
             .keys()
             .filter(|c| !held.contains(c))
             .copied()
             .collect();
-        if !extra.is_empty() {
-            out.push(format!(
-                "per-cluster checksums for {} cluster(s) it does not hold (first {:?})",
-                extra.len(),
-                &extra[..extra.len().min(MAX_LISTED)]
-            ));
-        }
         let missing: Vec<u64> = held
             .iter()
             .filter(|c| !cc.values.contains_key(c))
             .copied()
             .collect();
-        if !missing.is_empty() {
-            out.push(format!(
-                "no per-cluster checksum for {} cluster(s) it holds (first {:?})",
-                missing.len(),
-                &missing[..missing.len().min(MAX_LISTED)]
-            ));
+        let mut out = vec![];
+        for (clusters, before, after) in [
+            (extra, "per-cluster checksums for", "it does not hold"),
+            (missing, "no per-cluster checksum for", "it holds"),
+        ] {
+            if !clusters.is_empty() {
+                out.push(format!(
+                    "{before} {} cluster(s) {after} (first {:?})",
+                    clusters.len(),
+                    &clusters[..clusters.len().min(MAX_LISTED)]
+                ));
+            }
         }
         out
     }

@@ -276,32 +276,28 @@ fn checksum_findings(s: &Store) -> Vec<String> {
 
 #[test]
 fn per_cluster_checksums_decode_by_position() {
-    let s = with_cluster_checksums(500, CHECKSUM, &[(0, values(&[11, 0, 33, 44]))]);
-    assert!(s.findings.is_empty(), "{:?}", s.findings);
-    let cc = s
-        .blob_by_name("v")
-        .unwrap()
-        .cluster_checksums()
-        .unwrap()
-        .unwrap();
-    assert_eq!((cc.per_window, cc.whole, cc.current), (500, CHECKSUM, true));
-    assert_eq!(
-        cc.values.into_iter().collect::<Vec<_>>(),
-        vec![(0, 11), (2, 33), (3, 44)]
-    );
-    // Windows of 2: window 1 holds clusters 2 and 3.
-    let s = with_cluster_checksums(2, CHECKSUM, &[(0, values(&[11])), (1, values(&[33, 44]))]);
-    assert!(s.findings.is_empty(), "{:?}", s.findings);
-    let cc = s
-        .blob_by_name("v")
-        .unwrap()
-        .cluster_checksums()
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        cc.values.into_iter().collect::<Vec<_>>(),
-        vec![(0, 11), (2, 33), (3, 44)]
-    );
+    // Windows of 500, and of 2 (window 1 holds clusters 2 and 3): the same values.
+    for (per_window, windows) in [
+        (500, vec![(0, values(&[11, 0, 33, 44]))]),
+        (2, vec![(0, values(&[11])), (1, values(&[33, 44]))]),
+    ] {
+        let s = with_cluster_checksums(per_window, CHECKSUM, &windows);
+        assert!(s.findings.is_empty(), "{:?}", s.findings);
+        let cc = s
+            .blob_by_name("v")
+            .unwrap()
+            .cluster_checksums()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (cc.per_window, cc.whole, cc.current),
+            (per_window, CHECKSUM, true)
+        );
+        assert_eq!(
+            cc.values.into_iter().collect::<Vec<_>>(),
+            vec![(0, 11), (2, 33), (3, 44)]
+        );
+    }
 }
 
 #[test]

@@ -490,11 +490,10 @@ rpc!(BdevLvolDetachParent, "bdev_lvol_detach_parent", bool);
 // ------------------------------------------- our series: snapshot checksums
 // Requests and results as longhorn/go-spdk-helper's BdevLvol*SnapshotChecksum*.
 
-/// Register RPCs: the name, as Longhorn's client sends it, and the pass's
-/// options (our series on master), sent only when set.
+/// The options of a checksum pass that the register RPCs take (our series),
+/// each sent only when set.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct BdevLvolRegisterSnapshotChecksum {
-    pub name: String,
+pub struct ChecksumPassOptions {
     /// Cluster reads the pass keeps in flight (1 to 64; SPDK's default 4).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_depth: Option<u64>,
@@ -506,6 +505,15 @@ pub struct BdevLvolRegisterSnapshotChecksum {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub busy_share: Option<u64>,
 }
+
+/// Register RPCs: the name, as Longhorn's client sends it, and the pass's
+/// options.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BdevLvolRegisterSnapshotChecksum {
+    pub name: String,
+    #[serde(flatten)]
+    pub options: ChecksumPassOptions,
+}
 rpc!(
     BdevLvolRegisterSnapshotChecksum,
     "bdev_lvol_register_snapshot_checksum",
@@ -515,16 +523,8 @@ rpc!(
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BdevLvolRegisterSnapshotRangeChecksums {
     pub name: String,
-    /// Cluster reads the pass keeps in flight (1 to 64; SPDK's default 4).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue_depth: Option<u64>,
-    /// At most this many bytes read per second (default: no limit).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_read_bytes_per_sec: Option<u64>,
-    /// Percent of its thread the pass takes while the thread's other
-    /// pollers are busy (1 to 100; default 5).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub busy_share: Option<u64>,
+    #[serde(flatten)]
+    pub options: ChecksumPassOptions,
 }
 rpc!(
     BdevLvolRegisterSnapshotRangeChecksums,

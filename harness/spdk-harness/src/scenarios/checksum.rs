@@ -445,9 +445,11 @@ fn with_options(
 ) -> BdevLvolRegisterSnapshotChecksum {
     BdevLvolRegisterSnapshotChecksum {
         name: snap.into(),
-        queue_depth,
-        max_read_bytes_per_sec,
-        busy_share,
+        options: ChecksumPassOptions {
+            queue_depth,
+            max_read_bytes_per_sec,
+            busy_share,
+        },
     }
 }
 
@@ -462,10 +464,7 @@ fn pass_options(lab: &mut Lab) -> Result<String> {
 
     // Step: the defaults, then every option at an edge of its range.
     ensure!(
-        lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
-            name: snap.clone(),
-            ..Default::default()
-        })?,
+        lab.tgt.ok(&with_options(&snap, None, None, None))?,
         "register must return true"
     );
     let value = get(lab, &snap).map_err(rpc(&snap))?;
@@ -488,9 +487,11 @@ fn pass_options(lab: &mut Lab) -> Result<String> {
         let held: Vec<u64> = (0..16).collect();
         lab.tgt.ok(&BdevLvolRegisterSnapshotRangeChecksums {
             name: snap.clone(),
-            queue_depth: Some(2),
-            busy_share: Some(10),
-            ..Default::default()
+            options: ChecksumPassOptions {
+                queue_depth: Some(2),
+                busy_share: Some(10),
+                ..Default::default()
+            },
         })?;
         let (_, per) = oracle_checksums(lab, &snap, &held)?;
         let got = get_range(lab, &snap, 16)?;
@@ -546,10 +547,7 @@ fn pass_options(lab: &mut Lab) -> Result<String> {
         );
     }
     // The snapshot is free: a default pass runs at once, with the same value.
-    lab.tgt.ok(&BdevLvolRegisterSnapshotChecksum {
-        name: snap.clone(),
-        ..Default::default()
-    })?;
+    lab.tgt.ok(&with_options(&snap, None, None, None))?;
     ensure_eq!(
         get(lab, &snap).map_err(rpc(&snap))?,
         value,
