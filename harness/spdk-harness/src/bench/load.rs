@@ -183,6 +183,165 @@ fn disk_interrupts() -> Vec<u64> {
 /// Seconds each bdevperf run measures.
 const RUN_SECS: u32 = 5;
 
+/// One CPU's time from /proc/stat, in clock ticks: user (and nice), the
+/// kernel (system, irq and softirq), stolen by the host, idle (and iowait).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuTime {
+    user: u64,
+    kernel: u64,
+    steal: u64,
+    idle: u64,
+}
+
+impl CpuTime {
+    fn total(&self) -> u64 {
+        self.user + self.kernel + self.steal + self.idle
+    }
+
+    fn pct(&self, part: u64) -> f64 {
+        part as f64 * 100.0 / self.total().max(1) as f64
+    }
+}
+
+/// Every CPU's time so far (the "cpuN" lines of /proc/stat).
+fn cpu_times() -> Vec<CpuTime> {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .map(|l| {
+            let v: Vec<u64> = l
+                .split_whitespace()
+                .skip(1)
+                .map(|t| t.parse().unwrap_or(0))
+                .chain(std::iter::repeat(0))
+                .take(8)
+                .collect();
+            CpuTime {
+                user: v[0] + v[1],
+                kernel: v[2] + v[5] + v[6],
+                steal: v[7],
+                idle: v[3] + v[4],
+            }
+        })
+        .collect()
+}
+
+/// What each CPU spent between two samples of `cpu_times()`.
+fn cpu_spent(before: &[CpuTime], after: &[CpuTime]) -> Vec<CpuTime> {
+    after
+        .iter()
+        .zip(before)
+        .map(|(a, b)| CpuTime {
+            user: a.user.saturating_sub(b.user),
+            kernel: a.kernel.saturating_sub(b.kernel),
+            steal: a.steal.saturating_sub(b.steal),
+            idle: a.idle.saturating_sub(b.idle),
+        })
+        .collect()
+}
+
+/// One bdevperf run, and what each CPU spent during it.
+fn bdevperf_cpu(lab: &Lab, ex: &Export, workload: &str) -> (Result<Perf>, Vec<CpuTime>) {
+    let before = cpu_times();
+    let p = bdevperf(lab, ex, workload, 16, 4096, RUN_SECS);
+    (p, cpu_spent(&before, &cpu_times()))
+}
+
+/// Median over runs of `f` of CPU `cpu`'s time, as a whole percentage.
+fn cpu_median(runs: &[Vec<CpuTime>], cpu: usize, f: impl Fn(&CpuTime) -> u64) -> String {
+    let s = Samples(
+        runs.iter()
+            .filter_map(|r| r.get(cpu).map(|c| c.pct(f(c))))
+            .collect(),
+    );
+    if s.0.is_empty() {
+        "?".into()
+    } else {
+        format!("{:.0}", s.median())
+    }
+}
+
+/// Bytes of the AIO file each reader thread reads at a time, and threads:
+/// the pass's cluster reads and depth.
+const READ_SIZE: usize = 4 * MIB as usize;
+const READERS: usize = 4;
+
+/// Threads on CPU 0 (the target's) that read the first `DATA` bytes of
+/// `file` over and over with O_DIRECT, `READERS` reads of `READ_SIZE` in
+/// flight as a pass keeps them, until the flag is set; the thread gives
+/// back the bytes read. The kernel's and the disk's side of a pass's reads
+/// without the pass.
+fn keep_reading(
+    file: &std::path::Path,
+) -> Result<(Arc<AtomicBool>, std::thread::JoinHandle<Result<u64>>)> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+
+    let f = Arc::new(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_DIRECT.bits())
+            .open(file)
+            .ctx(|| format!("open {} with O_DIRECT", file.display()))?,
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let h = std::thread::spawn(move || {
+        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                let (f, flag, next) = (f.clone(), flag.clone(), next.clone());
+                std::thread::spawn(move || -> Result<u64> {
+                    let mut cpus = CpuSet::new();
+                    cpus.set(0)
+                        .map_err(|e| Error::Tool(format!("cpu set: {e}")))?;
+                    sched_setaffinity(Pid::from_raw(0), &cpus)
+                        .map_err(|e| Error::Tool(format!("pin a reader to CPU 0: {e}")))?;
+                    let layout = std::alloc::Layout::from_size_align(READ_SIZE, 4096).unwrap();
+                    // SAFETY: a non-zero size; freed below with the same layout.
+                    let ptr = unsafe { std::alloc::alloc(layout) };
+                    if ptr.is_null() {
+                        return Err(Error::Tool("no memory for a reader's buffer".into()));
+                    }
+                    // SAFETY: ptr holds READ_SIZE bytes and only this thread uses it.
+                    let buf = unsafe { std::slice::from_raw_parts_mut(ptr, READ_SIZE) };
+                    let mut bytes = 0u64;
+                    let mut res = Ok(());
+                    while !flag.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let off = i * READ_SIZE as u64 % DATA;
+                        match f.read_exact_at(buf, off) {
+                            Ok(()) => bytes += READ_SIZE as u64,
+                            Err(e) => {
+                                res = Err(Error::Tool(format!("direct read at {off}: {e}")));
+                                break;
+                            }
+                        }
+                    }
+                    // SAFETY: allocated above with this layout.
+                    unsafe { std::alloc::dealloc(ptr, layout) };
+                    res.map(|()| bytes)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for r in readers {
+            total += join(r)?;
+        }
+        Ok(total)
+    });
+    Ok((done, h))
+}
+
+/// What loads the target (or the disk) while bdevperf runs.
+enum Load<'a> {
+    /// Whole passes over a snapshot, back to back, with these options.
+    Passes(&'a str, ChecksumPassOptions),
+    /// Direct reads of an AIO file by threads on the target's CPU.
+    Reads(&'a std::path::Path),
+}
+
 pub fn foreground(plan: &Plan) -> Result<Figure> {
     let mut f = Figure::new(
         plan,
@@ -195,11 +354,16 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
              depth 16 on that lvol for {RUN_SECS} s, idle or while whole passes over the snapshot \
              run back to back from another connection; idle and busy runs take turns. The lvol \
              is on another device than the snapshot so that what it loses is the reactor's time \
-             the pass takes, not the disk's bandwidth; the last rows put it on the snapshot's AIO \
-             file instead, where the two share the disk; the rows \"passes over malloc\" run \
-             the passes over the same bytes on a malloc bdev, so that the pass costs the reactor \
-             its copy and CRC and no kernel I/O. IOPS and the 99th percentile of latency, busy \
-             against idle."
+             the pass takes, not the disk's bandwidth. The other rows change one thing each: \
+             \"passes over malloc\" run the passes over the same bytes on a malloc bdev, so that \
+             the pass costs the reactor its copy and CRC and no kernel I/O; \"busy share 1%\" and \
+             \"reads limited to 256 MiB/s\" pass those options to the register RPC; \"direct reads, \
+             no pass\" replaces the passes with {READERS} threads on core 0 reading the snapshot's \
+             AIO file with O_DIRECT in {} MiB reads, as the pass reads it, but without SPDK: what \
+             the disk's traffic alone costs the two cores; \"same AIO file\" puts the lvol on the \
+             snapshot's file, where the two share the disk. IOPS and the 99th percentile of \
+             latency, busy against idle, and where the two CPUs' time went (/proc/stat).",
+            READ_SIZE as u64 / MIB
         ),
     );
     let data = random_bytes(plan.seed, DATA);
@@ -230,36 +394,100 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
     lab.write(&same, 0, &random_bytes(plan.seed ^ 2, DATA))?;
     let fg_ex = lab.export(&fg)?;
     let same_ex = lab.export(&same)?;
+    let file = lab.disk_file("d")?;
 
+    let default = ChecksumPassOptions::default;
     let irq_before = disk_interrupts();
     let mut rows = vec![];
-    for (ex, workload, where_, snap) in [
-        (&fg_ex, "randread", "malloc", &snap),
-        (&fg_ex, "randwrite", "malloc", &snap),
-        (&fg_ex, "randread", "malloc, passes over malloc", &msnap),
-        (&same_ex, "randread", "same AIO file", &snap),
+    for (ex, workload, where_, load) in [
+        (&fg_ex, "randread", "malloc", Load::Passes(&snap, default())),
+        (
+            &fg_ex,
+            "randwrite",
+            "malloc",
+            Load::Passes(&snap, default()),
+        ),
+        (
+            &fg_ex,
+            "randread",
+            "malloc, passes over malloc",
+            Load::Passes(&msnap, default()),
+        ),
+        (
+            &fg_ex,
+            "randread",
+            "malloc, busy share 1%",
+            Load::Passes(
+                &snap,
+                ChecksumPassOptions {
+                    busy_share: Some(1),
+                    ..default()
+                },
+            ),
+        ),
+        (
+            &fg_ex,
+            "randread",
+            "malloc, reads limited to 256 MiB/s",
+            Load::Passes(
+                &snap,
+                ChecksumPassOptions {
+                    max_read_bytes_per_sec: Some(256 * MIB),
+                    ..default()
+                },
+            ),
+        ),
+        (
+            &fg_ex,
+            "randread",
+            "malloc, direct reads, no pass",
+            Load::Reads(&file),
+        ),
+        (
+            &same_ex,
+            "randread",
+            "same AIO file",
+            Load::Passes(&snap, default()),
+        ),
     ] {
         let (mut idle, mut busy) = (vec![], vec![]);
+        let (mut idle_cpu, mut busy_cpu) = (vec![], vec![]);
         let mut passes = 0;
+        let mut bytes = 0;
         for rep in 0..plan.reps {
             log_line(&format!("bench: {workload} on {where_}, rep {rep}"));
-            idle.push(bdevperf(&lab, ex, workload, 16, 4096, RUN_SECS)?);
-            let (done, h) = keep_sending(
-                &lab,
-                BdevLvolRegisterSnapshotChecksum {
-                    name: snap.clone(),
-                    ..Default::default()
-                },
-                Duration::ZERO,
-            )?;
-            let p = bdevperf(&lab, ex, workload, 16, 4096, RUN_SECS);
-            done.store(true, Ordering::Relaxed);
-            let answers = join(h)?;
-            busy.push(p?);
-            if let Some((_, Some(e))) = answers.iter().find(|(_, e)| e.is_some()) {
-                return Err(Error::Check(format!("a pass failed with {e}")));
+            let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
+            idle.push(p?);
+            idle_cpu.push(cpu);
+            match &load {
+                Load::Passes(snap, options) => {
+                    let (done, h) = keep_sending(
+                        &lab,
+                        BdevLvolRegisterSnapshotChecksum {
+                            name: snap.to_string(),
+                            options: options.clone(),
+                        },
+                        Duration::ZERO,
+                    )?;
+                    let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
+                    done.store(true, Ordering::Relaxed);
+                    let answers = join(h)?;
+                    busy.push(p?);
+                    busy_cpu.push(cpu);
+                    if let Some((_, Some(e))) = answers.iter().find(|(_, e)| e.is_some()) {
+                        return Err(Error::Check(format!("a pass failed with {e}")));
+                    }
+                    passes += answers.len();
+                }
+                Load::Reads(file) => {
+                    let (done, h) = keep_reading(file)?;
+                    let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
+                    done.store(true, Ordering::Relaxed);
+                    bytes += join(h)?;
+                    busy.push(p?);
+                    busy_cpu.push(cpu);
+                }
             }
-            passes += answers.len();
         }
         let iops = |v: &[Perf]| Samples(v.iter().map(|p| p.iops).collect());
         let p99 = |v: &[Perf]| Samples(v.iter().map(|p| p.p99_us).collect());
@@ -296,13 +524,38 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
                 added.median() <= 100.0,
             ));
         } else {
-            rows.push(Row::context(what("IOPS while passes run"), dip_text));
+            rows.push(Row::context(what("IOPS while busy"), dip_text));
             rows.push(Row::context(what("p99 latency added (µs)"), added.show(0)));
         }
+        let cpus = |runs: &[Vec<CpuTime>], f: &dyn Fn(&CpuTime) -> u64| {
+            format!("{} / {}", cpu_median(runs, 0, f), cpu_median(runs, 1, f))
+        };
         rows.push(Row::context(
-            what("passes completed during the busy runs"),
-            passes.to_string(),
+            what("kernel time on CPU 0 / CPU 1, idle → busy (%)"),
+            format!(
+                "{} → {}",
+                cpus(&idle_cpu, &|c| c.kernel),
+                cpus(&busy_cpu, &|c| c.kernel)
+            ),
         ));
+        rows.push(Row::context(
+            what("time stolen by the host on CPU 0 / CPU 1, idle → busy (%)"),
+            format!(
+                "{} → {}",
+                cpus(&idle_cpu, &|c| c.steal),
+                cpus(&busy_cpu, &|c| c.steal)
+            ),
+        ));
+        match load {
+            Load::Passes(..) => rows.push(Row::context(
+                what("passes completed during the busy runs"),
+                passes.to_string(),
+            )),
+            Load::Reads(_) => rows.push(Row::context(
+                what("GiB read during the busy runs"),
+                format!("{:.1}", bytes as f64 / (1024.0 * MIB as f64)),
+            )),
+        }
     }
     f.rows = rows;
     let irqs: Vec<u64> = disk_interrupts()
@@ -327,10 +580,12 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
     f.notes.push(
         "What the pass costs the reactor beyond its CRC: the rows with the passes over malloc \
          have no kernel I/O, but each 4 MiB read of a malloc bdev is one copy on the reactor; \
-         the pass reads a whole cluster per I/O. The pass yields its hashing to busy pollers \
-         (busy_share, 5% by default); its reads, their completions and the kernel's I/O work \
-         are not part of that share, and a rate limit (max_read_bytes_per_sec, off by default) \
-         bounds them."
+         the pass reads a whole cluster per I/O. The pass issues its reads and hashes in steps \
+         that yield to busy pollers (busy_share, 5% by default), so both count in its share; \
+         their completions and the kernel's and the disk's side of them do not, and a rate \
+         limit (max_read_bytes_per_sec, off by default) bounds those. The kernel time and the \
+         time stolen by the host show what the disk's traffic costs the two CPUs whoever \
+         reads: the row with the direct reads has no pass at all."
             .into(),
     );
     Ok(f)
