@@ -203,6 +203,9 @@ impl CpuTime {
     }
 }
 
+/// One part of a CPU's time.
+type CpuPart = fn(&CpuTime) -> u64;
+
 /// Every CPU's time so far (the "cpuN" lines of /proc/stat).
 fn cpu_times() -> Vec<CpuTime> {
     let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -266,14 +269,15 @@ fn cpu_median(runs: &[Vec<CpuTime>], cpu: usize, f: impl Fn(&CpuTime) -> u64) ->
 const READ_SIZE: usize = 4 * MIB as usize;
 const READERS: usize = 4;
 
+/// A reader thread of `keep_reading`, giving back the bytes it read.
+type Reader = std::thread::JoinHandle<Result<u64>>;
+
 /// Threads on CPU 0 (the target's) that read the first `DATA` bytes of
 /// `file` over and over with O_DIRECT, `READERS` reads of `READ_SIZE` in
-/// flight as a pass keeps them, until the flag is set; the thread gives
-/// back the bytes read. The kernel's and the disk's side of a pass's reads
+/// flight as a pass keeps them, until the flag is set; each thread gives
+/// back the bytes it read. The kernel's and the disk's side of a pass's reads
 /// without the pass.
-fn keep_reading(
-    file: &std::path::Path,
-) -> Result<(Arc<AtomicBool>, std::thread::JoinHandle<Result<u64>>)> {
+fn keep_reading(file: &std::path::Path) -> Result<(Arc<AtomicBool>, Vec<Reader>)> {
     use nix::sched::{sched_setaffinity, CpuSet};
     use nix::unistd::Pid;
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -287,51 +291,44 @@ fn keep_reading(
     );
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();
-    let h = std::thread::spawn(move || {
-        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let readers: Vec<_> = (0..READERS)
-            .map(|_| {
-                let (f, flag, next) = (f.clone(), flag.clone(), next.clone());
-                std::thread::spawn(move || -> Result<u64> {
-                    let mut cpus = CpuSet::new();
-                    cpus.set(0)
-                        .map_err(|e| Error::Tool(format!("cpu set: {e}")))?;
-                    sched_setaffinity(Pid::from_raw(0), &cpus)
-                        .map_err(|e| Error::Tool(format!("pin a reader to CPU 0: {e}")))?;
-                    let layout = std::alloc::Layout::from_size_align(READ_SIZE, 4096).unwrap();
-                    // SAFETY: a non-zero size; freed below with the same layout.
-                    let ptr = unsafe { std::alloc::alloc(layout) };
-                    if ptr.is_null() {
-                        return Err(Error::Tool("no memory for a reader's buffer".into()));
-                    }
-                    // SAFETY: ptr holds READ_SIZE bytes and only this thread uses it.
-                    let buf = unsafe { std::slice::from_raw_parts_mut(ptr, READ_SIZE) };
-                    let mut bytes = 0u64;
-                    let mut res = Ok(());
-                    while !flag.load(Ordering::Relaxed) {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let off = i * READ_SIZE as u64 % DATA;
-                        match f.read_exact_at(buf, off) {
-                            Ok(()) => bytes += READ_SIZE as u64,
-                            Err(e) => {
-                                res = Err(Error::Tool(format!("direct read at {off}: {e}")));
-                                break;
-                            }
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let readers = (0..READERS)
+        .map(|_| {
+            let (f, flag, next) = (f.clone(), flag.clone(), next.clone());
+            std::thread::spawn(move || -> Result<u64> {
+                let mut cpus = CpuSet::new();
+                cpus.set(0)
+                    .map_err(|e| Error::Tool(format!("cpu set: {e}")))?;
+                sched_setaffinity(Pid::from_raw(0), &cpus)
+                    .map_err(|e| Error::Tool(format!("pin a reader to CPU 0: {e}")))?;
+                let layout = std::alloc::Layout::from_size_align(READ_SIZE, 4096).unwrap();
+                // SAFETY: a non-zero size; freed below with the same layout.
+                let ptr = unsafe { std::alloc::alloc(layout) };
+                if ptr.is_null() {
+                    return Err(Error::Tool("no memory for a reader's buffer".into()));
+                }
+                // SAFETY: ptr holds READ_SIZE bytes and only this thread uses it.
+                let buf = unsafe { std::slice::from_raw_parts_mut(ptr, READ_SIZE) };
+                let mut bytes = 0u64;
+                let mut res = Ok(());
+                while !flag.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let off = i * READ_SIZE as u64 % DATA;
+                    match f.read_exact_at(buf, off) {
+                        Ok(()) => bytes += READ_SIZE as u64,
+                        Err(e) => {
+                            res = Err(Error::Tool(format!("direct read at {off}: {e}")));
+                            break;
                         }
                     }
-                    // SAFETY: allocated above with this layout.
-                    unsafe { std::alloc::dealloc(ptr, layout) };
-                    res.map(|()| bytes)
-                })
+                }
+                // SAFETY: allocated above with this layout.
+                unsafe { std::alloc::dealloc(ptr, layout) };
+                res.map(|()| bytes)
             })
-            .collect();
-        let mut total = 0;
-        for r in readers {
-            total += join(r)?;
-        }
-        Ok(total)
-    });
-    Ok((done, h))
+        })
+        .collect();
+    Ok((done, readers))
 }
 
 /// What loads the target (or the disk) while bdevperf runs.
@@ -459,7 +456,7 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
             let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
             idle.push(p?);
             idle_cpu.push(cpu);
-            match &load {
+            let (p, cpu) = match &load {
                 Load::Passes(snap, options) => {
                     let (done, h) = keep_sending(
                         &lab,
@@ -472,22 +469,25 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
                     let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
                     done.store(true, Ordering::Relaxed);
                     let answers = join(h)?;
-                    busy.push(p?);
-                    busy_cpu.push(cpu);
+                    let p = p?;
                     if let Some((_, Some(e))) = answers.iter().find(|(_, e)| e.is_some()) {
                         return Err(Error::Check(format!("a pass failed with {e}")));
                     }
                     passes += answers.len();
+                    (p, cpu)
                 }
                 Load::Reads(file) => {
-                    let (done, h) = keep_reading(file)?;
+                    let (done, readers) = keep_reading(file)?;
                     let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
                     done.store(true, Ordering::Relaxed);
-                    bytes += join(h)?;
-                    busy.push(p?);
-                    busy_cpu.push(cpu);
+                    for r in readers {
+                        bytes += join(r)?;
+                    }
+                    (p?, cpu)
                 }
-            }
+            };
+            busy.push(p);
+            busy_cpu.push(cpu);
         }
         let iops = |v: &[Perf]| Samples(v.iter().map(|p| p.iops).collect());
         let p99 = |v: &[Perf]| Samples(v.iter().map(|p| p.p99_us).collect());
@@ -527,25 +527,19 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
             rows.push(Row::context(what("IOPS while busy"), dip_text));
             rows.push(Row::context(what("p99 latency added (µs)"), added.show(0)));
         }
-        let cpus = |runs: &[Vec<CpuTime>], f: &dyn Fn(&CpuTime) -> u64| {
+        let cpus = |runs: &[Vec<CpuTime>], f: CpuPart| {
             format!("{} / {}", cpu_median(runs, 0, f), cpu_median(runs, 1, f))
         };
-        rows.push(Row::context(
-            what("kernel time on CPU 0 / CPU 1, idle → busy (%)"),
-            format!(
-                "{} → {}",
-                cpus(&idle_cpu, &|c| c.kernel),
-                cpus(&busy_cpu, &|c| c.kernel)
-            ),
-        ));
-        rows.push(Row::context(
-            what("time stolen by the host on CPU 0 / CPU 1, idle → busy (%)"),
-            format!(
-                "{} → {}",
-                cpus(&idle_cpu, &|c| c.steal),
-                cpus(&busy_cpu, &|c| c.steal)
-            ),
-        ));
+        let parts: [(&str, CpuPart); 2] = [
+            ("kernel time", |c| c.kernel),
+            ("time stolen by the host", |c| c.steal),
+        ];
+        for (name, part) in parts {
+            rows.push(Row::context(
+                what(&format!("{name} on CPU 0 / CPU 1, idle → busy (%)")),
+                format!("{} → {}", cpus(&idle_cpu, part), cpus(&busy_cpu, part)),
+            ));
+        }
         match load {
             Load::Passes(..) => rows.push(Row::context(
                 what("passes completed during the busy runs"),
