@@ -773,6 +773,37 @@ pub fn decode(name: &str, internal: bool, v: &[u8]) -> Value {
     }
 }
 
+/// Why blobs `a` and `b` may share a cluster or an extent page: one of them
+/// is a snapshot whose creation (`SNAPTMP`) or delete (`SNAPRM`) was
+/// interrupted, and the mark names the other, its clone. A snapshot being
+/// created takes its origin's cluster map and extent pages before the origin's
+/// metadata drops them; a snapshot being deleted into its only clone gives
+/// its clusters to the clone before it goes. The next load keeps one owner
+/// (blobstore.c, bs_examine_clone), so the pair is worded as the blob's own
+/// mark is: an interrupted operation that SPDK's load resolves. Anything else
+/// ("" here) is a cluster owned twice.
+fn interrupted_pair(blobs: &[Blob], a: u64, b: u64) -> String {
+    let marked = |snap: u64, clone: u64| {
+        let s = blobs.iter().find(|x| x.id == snap)?;
+        [
+            (layout::XATTR_SNAPSHOT_IN_PROGRESS, "creation"),
+            (layout::XATTR_SNAPSHOT_PENDING_REMOVAL, "delete"),
+        ]
+        .into_iter()
+        .find(|(x, _)| {
+            s.internal_xattr(x)
+                .is_some_and(|v| v.value == Value::BlobId(clone))
+        })
+        .map(|(x, op)| {
+            format!(
+                ", whose snapshot {snap:#x} ({x}) has an interrupted {op} \
+                 that SPDK's load resolves"
+            )
+        })
+    };
+    marked(a, b).or_else(|| marked(b, a)).unwrap_or_default()
+}
+
 /// Set bits of a mask, as page or cluster indexes.
 fn mask_bits(bits: &[u8], len: u64) -> BTreeSet<u32> {
     let mut s = BTreeSet::new();
@@ -863,13 +894,19 @@ impl<'a, I: Image + ?Sized> Reader<'a, I> {
         for (pg, a, b) in shared_pages.into_iter().take(MAX_LISTED) {
             self.find(
                 None,
-                format!("md page {pg} is claimed by blobs {a:#x} and {b:#x}"),
+                format!(
+                    "md page {pg} is claimed by blobs {a:#x} and {b:#x}{}",
+                    interrupted_pair(&blobs, a, b)
+                ),
             );
         }
         for (c, a, b) in shared_clusters.into_iter().take(MAX_LISTED) {
             self.find(
                 None,
-                format!("cluster {c} is owned by blobs {a:#x} and {b:#x}"),
+                format!(
+                    "cluster {c} is owned by blobs {a:#x} and {b:#x}{}",
+                    interrupted_pair(&blobs, a, b)
+                ),
             );
         }
         for (c, b) in in_md_region.into_iter().take(MAX_LISTED) {

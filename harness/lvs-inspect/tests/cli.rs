@@ -361,3 +361,65 @@ fn malformed_per_cluster_checksums_are_findings() {
     let s = Store::read(image_with(true, None, extra).as_slice()).unwrap();
     assert!(s.findings.is_empty(), "{:?}", s.findings);
 }
+
+/// The dirty image, with a second blob (md page 2) that holds v's clusters
+/// too and carries the internal xattr `mark` naming blob `names`.
+fn with_marked_sharer(mark: &str, names: u64) -> Store {
+    let mut img = image(false, None);
+    let mut rle = vec![];
+    for (idx, len) in [(2u32, 1u32), (0, 1), (5, 2)] {
+        rle.extend(idx.to_le_bytes());
+        rle.extend(len.to_le_bytes());
+    }
+    md_page(
+        &mut img,
+        2,
+        &[
+            flags_desc(flags::THIN_PROV | flags::INTERNAL_XATTR),
+            xattr("name", b"s\0"),
+            internal_xattr(mark, &names.to_le_bytes()),
+            (desc::EXTENT_RLE, rle),
+        ],
+    );
+    Store::read(img.as_slice()).unwrap()
+}
+
+fn shared_cluster_findings(s: &Store) -> Vec<String> {
+    s.findings
+        .iter()
+        .filter(|f| f.what.contains("is owned by blobs"))
+        .map(|f| f.what.clone())
+        .collect()
+}
+
+#[test]
+fn clusters_an_interrupted_snapshot_shares_with_its_clone_are_resolved_by_the_load() {
+    let v = BLOBID_HIGH_BIT | 1;
+    for (mark, op) in [("SNAPTMP", "creation"), ("SNAPRM", "delete")] {
+        let s = with_marked_sharer(mark, v);
+        let f = shared_cluster_findings(&s);
+        assert_eq!(f.len(), 3, "{mark}: {f:?}");
+        for w in &f {
+            assert!(
+                w.contains(&format!(
+                    "whose snapshot {:#x} ({mark}) has an interrupted {op} that SPDK's load resolves",
+                    BLOBID_HIGH_BIT | 2
+                )),
+                "{mark}: {w}"
+            );
+        }
+        // The mark itself stays a finding of its own.
+        assert!(
+            s.findings
+                .iter()
+                .any(|x| x.blob == Some(BLOBID_HIGH_BIT | 2) && x.what.contains(mark)),
+            "{mark}: {:?}",
+            s.findings
+        );
+    }
+    // A mark that names another blob does not explain a cluster owned twice.
+    let s = with_marked_sharer("SNAPTMP", BLOBID_HIGH_BIT | 7);
+    let f = shared_cluster_findings(&s);
+    assert_eq!(f.len(), 3, "{f:?}");
+    assert!(f.iter().all(|w| !w.contains("resolves")), "{f:?}");
+}

@@ -279,9 +279,14 @@ pub fn run(plan: &Plan) -> Vec<Outcome> {
         tally.secs += t0.elapsed().as_secs_f64();
         tally.trials += 1;
         match r {
-            Ok(TrialEnd::Killed { side, after }) => {
+            Ok(TrialEnd::Killed {
+                side,
+                after,
+                resolved,
+            }) => {
                 eprintln!(
-                    "[crash]   killed {:.0} ms after the request; loaded in its {side} state",
+                    "[crash]   killed {:.0} ms after the request; {resolved} mark(s) on disk \
+                     for the load to resolve; loaded in its {side} state",
                     after.as_secs_f64() * 1000.0
                 );
                 *tally.sides.entry(side).or_default() += 1;
@@ -537,7 +542,12 @@ fn listed_shapes(lab: &mut Lab) -> Result<BTreeMap<String, Shape>> {
 
 enum TrialEnd {
     Calibrated(Calibration),
-    Killed { side: &'static str, after: Duration },
+    Killed {
+        side: &'static str,
+        after: Duration,
+        /// Findings on the killed disk that the load resolved.
+        resolved: usize,
+    },
 }
 
 /// The operation on its way.
@@ -623,13 +633,19 @@ fn trial(op: Op, kill: Option<KillAt>) -> Result<TrialEnd> {
     // The disk as the kill left it.
     let stores = lab.inspect_disks()?;
     // What the inspector names as an interrupted operation that SPDK's load
-    // resolves (a snapshot's SNAPTMP, a delete's SNAPRM) is expected here;
-    // the clean store after the load must have none.
+    // resolves (a snapshot's SNAPTMP, a delete's SNAPRM, and the clusters and
+    // extent pages such a snapshot shares with the clone its mark names) is
+    // expected here; the clean store after the load must have none.
     let (deleting, known): (Vec<String>, Vec<&str>) = match op {
         Op::Delete => (vec![format!("{LVS}/snap2")], vec![RESOLVED_BY_LOAD]),
         _ => (vec![], vec![RESOLVED_BY_LOAD]),
     };
     check_findings_expecting(&stores, "after the SIGKILL", &deleting, &known)?;
+    let resolved = stores
+        .iter()
+        .flat_map(|(_, s)| &s.findings)
+        .filter(|f| f.what.contains(RESOLVED_BY_LOAD))
+        .count();
 
     // It loads, in one of its two states, with the bytes of that state.
     lab.start_target()?;
@@ -639,6 +655,7 @@ fn trial(op: Op, kill: Option<KillAt>) -> Result<TrialEnd> {
     Ok(TrialEnd::Killed {
         side,
         after: killed_after,
+        resolved,
     })
 }
 
