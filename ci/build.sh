@@ -9,7 +9,11 @@
 #   build   configure (only what we use) and build spdk_tgt, spdk_dd, bdevperf
 #   unit    build and run the unit tests of blob, lvol, vbdev_lvol and util
 #           (with UNIT_CHANGED_ONLY=1, only the binaries whose bytes differ
-#           from every build of them that passed)
+#           from every build of them that passed; with UNIT_LATER=DIR, copy
+#           the binaries to run into DIR and run none)
+#   unit-later  run the binaries a 'unit' stage left in UNIT_LATER=DIR, as
+#           'unit' would have (ci/patches.sh check-each runs them while it
+#           builds the next commit)
 #
 # --unpatched builds the base without its series, in build/BASE-unpatched/spdk:
 # the negative control the harness must fail on.
@@ -32,7 +36,7 @@ while (($#)); do
 	--base=*) BASE=${1#--base=}; shift ;;
 	--unpatched) UNPATCHED=1; shift ;;
 	--sanitize) SANITIZE=1; shift ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) stages+=("$1"); shift ;;
 	esac
 done
@@ -260,35 +264,77 @@ stage_unit() {
 	# and the flags it was built with are the same, so is its result.
 	local passed=$BDIR/unit-passed.sha256
 	touch "$passed"
-	local ut failed=0 n=0 same=0 sum
+	local ut failed=0 n=0 same=0 later=0 sum rel
 	while IFS= read -r ut; do
 		n=$((n + 1))
-		local rel=${ut#"$TREE"/} logf
-		logf=$BDIR/unit-$(basename "$ut").log
+		rel=${ut#"$TREE"/}
 		sum=$(sha256sum "$ut" | cut -d' ' -f1)
 		if [[ ${UNIT_CHANGED_ONLY:-0} == 1 ]] && grep -qxF "$sum $rel" "$passed"; then
 			same=$((same + 1))
 			continue
 		fi
-		if (cd "$TREE" && "$ut" >"$logf" 2>&1) && ! sanitizer_report "$logf"; then
-			log "unit PASS $rel ($(grep -E '^ +asserts' "$logf" | awk '{print $3}') asserts)"
-		elif ! sanitizer_report "$logf" && only_known_failures "$(basename "$ut")" "$logf"; then
-			log "unit PASS $rel: only the base's own known failures ($(known_failures "$(basename "$ut")" | paste -sd, -)), see ci/known-unit-failures.tsv"
-		else
-			log "unit FAIL $rel (log: $logf)"
-			grep -B2 -A8 -E 'FAILED|Assertion|Suite .* had failures|Failures' "$logf" | head -40 >&2 || tail -30 "$logf" >&2
-			failed=$((failed + 1))
+		if [[ -n ${UNIT_LATER:-} ]]; then
+			# The same bytes left to run for a commit before: the same result,
+			# and a failure there stops the check before this commit's turn.
+			if cat "$(dirname "$UNIT_LATER")"/*/list 2>/dev/null | cut -d' ' -f2- | grep -qxF "$sum $rel"; then
+				same=$((same + 1))
+				continue
+			fi
+			# A copy: the next commit's build remakes the binary in the tree.
+			mkdir -p "$UNIT_LATER"
+			cp "$ut" "$UNIT_LATER/$n-$(basename "$ut")"
+			printf '%s %s %s\n' "$n-$(basename "$ut")" "$sum" "$rel" >>"$UNIT_LATER/list"
+			later=$((later + 1))
 			continue
 		fi
-		grep -qxF "$sum $rel" "$passed" || echo "$sum $rel" >>"$passed"
+		run_unit "$ut" "$rel" "$sum" "$TREE" || failed=$((failed + 1))
 	done < <(for d in "${UNIT_DIRS[@]}"; do find "$TREE/$d" -name '*_ut' -type f -perm -u+x; done | sort)
 	((n > 0)) || die "no unit test binaries were built for $BASE"
 	((failed == 0)) || die "$failed of $n unit test binaries failed for $BASE"
-	if ((same > 0)); then
+	if ((later > 0)); then
+		log "unit tests: $later binaries left to run from $UNIT_LATER; $same not run again, byte for byte one that passed"
+	elif ((same > 0)); then
 		log "unit tests: $((n - same)) binaries passed for $BASE; $same not run again, byte for byte one that passed"
 	else
 		log "unit tests: $n binaries passed for $BASE"
 	fi
+}
+
+# Run unit test binary UT (REL in the tree, content hash SUM) in directory
+# DIR; record it as passed. Fails on a failure that is not the base's own or
+# on any sanitizer report.
+run_unit() { # UT REL SUM DIR
+	local ut=$1 rel=$2 sum=$3 dir=$4 logf
+	local passed=$BDIR/unit-passed.sha256 name
+	name=$(basename "$rel")
+	logf=$BDIR/unit-$name.log
+	if (cd "$dir" && "$ut" >"$logf" 2>&1) && ! sanitizer_report "$logf"; then
+		log "${UNIT_LABEL:-}unit PASS $rel ($(grep -E '^ +asserts' "$logf" | awk '{print $3}') asserts)"
+	elif ! sanitizer_report "$logf" && only_known_failures "$name" "$logf"; then
+		log "${UNIT_LABEL:-}unit PASS $rel: only the base's own known failures ($(known_failures "$name" | paste -sd, -)), see ci/known-unit-failures.tsv"
+	else
+		log "${UNIT_LABEL:-}unit FAIL $rel (log: $logf)"
+		grep -B2 -A8 -E 'FAILED|Assertion|Suite .* had failures|Failures' "$logf" | head -40 >&2 || tail -30 "$logf" >&2
+		return 1
+	fi
+	grep -qxF "$sum $rel" "$passed" || echo "$sum $rel" >>"$passed"
+}
+
+stage_unit_later() {
+	[[ -n ${UNIT_LATER:-} ]] || die "the unit-later stage needs UNIT_LATER=DIR"
+	[[ -f $UNIT_LATER/list ]] || return 0
+	if ((SANITIZE)); then
+		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=24
+	fi
+	local copy sum rel failed=0 n=0
+	while read -r copy sum rel; do
+		n=$((n + 1))
+		run_unit "$UNIT_LATER/$copy" "$rel" "$sum" "$UNIT_LATER" || failed=$((failed + 1))
+		rm -f "${UNIT_LATER:?}/$copy"
+	done <"$UNIT_LATER/list"
+	((failed == 0)) || die "${UNIT_LABEL:-}$failed of $n unit test binaries failed for $BASE"
+	log "${UNIT_LABEL:-}unit tests: $n binaries passed for $BASE"
 }
 
 for s in "${stages[@]}"; do
@@ -296,6 +342,7 @@ for s in "${stages[@]}"; do
 	tree) stage_tree ;;
 	build) stage_build ;;
 	unit) stage_unit ;;
+	unit-later) stage_unit_later ;;
 	*) die "unknown stage '$s'" ;;
 	esac
 done

@@ -83,22 +83,40 @@ check-each)
 		exit 0
 	fi
 	head=$(git -C "$TREE" rev-parse HEAD)
-	restore() { git -C "$TREE" -c advice.detachedHead=false checkout -q -f patched 2>/dev/null || true; }
+	units=$(mktemp -d)
+	running=
+	restore() {
+		[[ -z $running ]] || kill "$running" 2>/dev/null || true
+		rm -rf "$units"
+		git -C "$TREE" -c advice.detachedHead=false checkout -q -f patched 2>/dev/null || true
+	}
 	trap restore EXIT
 	# The first commit gets the whole make; each next one remakes the library
 	# directories its changes reach (ci/build.sh, BUILD_CHANGED_FROM), and runs
 	# the unit test binaries that differ from any that passed (UNIT_CHANGED_ONLY).
+	# A commit's binaries run from a copy while the next commit builds
+	# (UNIT_LATER), one commit's at a time: blob_ut alone takes about 20 s.
+	ran() { # wait for the binaries of the commit before, fail naming it
+		[[ -n $running ]] || return 0
+		wait "$running" || die "$running_what does not pass its unit tests on its own"
+		running=
+	}
 	i=0 prev=
 	for c in "${commits[@]}"; do
 		i=$((i + 1))
+		what="commit $i/${#commits[@]} ($(git -C "$TREE" log -1 --format='%h %s' "$c"))"
 		log "commit $i/${#commits[@]}: $(git -C "$TREE" log -1 --format='%h %s' "$c")"
 		git -C "$TREE" -c advice.detachedHead=false checkout -q -f --detach "$c"
 		git -C "$TREE" log -1 --format=%B "$c" | grep -q '^Signed-off-by: ' ||
 			die "commit $(git -C "$TREE" log -1 --format='%h %s' "$c") has no Signed-off-by"
-		BUILD_CHANGED_FROM=$prev UNIT_CHANGED_ONLY=1 "$ROOT/ci/build.sh" --base "$BASE" build unit ||
-			die "commit $i/${#commits[@]} ($(git -C "$TREE" log -1 --format='%h %s' "$c")) does not build or pass its unit tests on its own"
+		BUILD_CHANGED_FROM=$prev UNIT_CHANGED_ONLY=1 UNIT_LATER=$units/$i "$ROOT/ci/build.sh" --base "$BASE" build unit ||
+			die "$what does not build on its own"
+		ran
+		UNIT_LATER=$units/$i UNIT_LABEL="commit $i/${#commits[@]}: " "$ROOT/ci/build.sh" --base "$BASE" unit-later &
+		running=$! running_what=$what
 		prev=$c
 	done
+	ran
 	restore
 	[[ $(git -C "$TREE" rev-parse HEAD) == "$head" ]] || die "could not return build/$BASE/spdk to the series head"
 	log "every one of the ${#commits[@]} commit(s) builds and passes its unit tests on its own"
