@@ -245,12 +245,17 @@ sanitizer_report() { # LOG
 
 UNIT_DIRS=(test/unit/lib/blob test/unit/lib/lvol test/unit/lib/bdev/vbdev_lvol.c test/unit/lib/util)
 
-stage_unit() {
-	setup_ccache
+# A sanitizer report fails a unit test binary (its exit code).
+sanitizer_env() {
 	if ((SANITIZE)); then
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
 		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=24
 	fi
+}
+
+stage_unit() {
+	setup_ccache
+	sanitizer_env
 	local d
 	# lib/ut is built by the top-level make only when unit tests are configured.
 	run_make "unit lib/ut" -C lib/ut
@@ -323,10 +328,7 @@ run_unit() { # UT REL SUM DIR
 stage_unit_later() {
 	[[ -n ${UNIT_LATER:-} ]] || die "the unit-later stage needs UNIT_LATER=DIR"
 	[[ -f $UNIT_LATER/list ]] || return 0
-	if ((SANITIZE)); then
-		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
-		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=24
-	fi
+	sanitizer_env
 	local copy sum rel failed=0 n=0
 	while read -r copy sum rel; do
 		n=$((n + 1))

@@ -104,11 +104,12 @@ check-each)
 	i=0 prev=
 	for c in "${commits[@]}"; do
 		i=$((i + 1))
-		what="commit $i/${#commits[@]} ($(git -C "$TREE" log -1 --format='%h %s' "$c"))"
-		log "commit $i/${#commits[@]}: $(git -C "$TREE" log -1 --format='%h %s' "$c")"
+		subject=$(git -C "$TREE" log -1 --format='%h %s' "$c")
+		what="commit $i/${#commits[@]} ($subject)"
+		log "commit $i/${#commits[@]}: $subject"
 		git -C "$TREE" -c advice.detachedHead=false checkout -q -f --detach "$c"
 		git -C "$TREE" log -1 --format=%B "$c" | grep -q '^Signed-off-by: ' ||
-			die "commit $(git -C "$TREE" log -1 --format='%h %s' "$c") has no Signed-off-by"
+			die "commit $subject has no Signed-off-by"
 		BUILD_CHANGED_FROM=$prev UNIT_CHANGED_ONLY=1 UNIT_LATER=$units/$i "$ROOT/ci/build.sh" --base "$BASE" build unit ||
 			die "$what does not build on its own"
 		ran
