@@ -29,6 +29,8 @@ pub struct Listing {
     /// may be there, marked for removal (which the next load resolves), or
     /// gone, listed or not.
     deleting: Vec<String>,
+    /// Lvols an operation takes off their parent while the target stops.
+    reparenting: Vec<Reparent>,
     /// Findings (text they contain) of a known upstream defect the scenario
     /// expects; any other finding fails.
     known: Vec<&'static str>,
@@ -56,6 +58,7 @@ impl Listing {
             lvols,
             growing: vec![],
             deleting: vec![],
+            reparenting: vec![],
             known: vec![],
         }
     }
@@ -74,6 +77,34 @@ impl Listing {
     pub fn may_grow(&mut self, alias: &str) {
         self.growing.push(alias.into());
     }
+
+    /// An operation takes `r.alias` off its parent while the target stops.
+    pub fn may_reparent(&mut self, r: Reparent) {
+        self.reparenting.push(r);
+    }
+}
+
+/// An lvol an operation takes off its parent (an inflate, a decouple) while
+/// the target stops. The listing is taken before the stop, and the operation
+/// may end in between: on disk the lvol may be as listed, or have the parent
+/// `to` (a name in its lvstore; none for an inflate, or a decouple from a
+/// parent that had none) and the thin flag `thin` (as listed if none), and
+/// then be among the clones of `to` and no longer among those of its listed
+/// parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reparent {
+    pub alias: String,
+    pub to: Option<String>,
+    pub thin: Option<bool>,
+}
+
+/// What operations do to the lvols while the target stops, for
+/// [`check_lvstore_growing`].
+#[derive(Clone, Copy, Default)]
+struct InFlight<'a> {
+    growing: &'a [String],
+    deleting: &'a [String],
+    reparenting: &'a [Reparent],
 }
 
 /// The lvol driver info of `l` among `bdevs`, if it has a bdev.
@@ -167,8 +198,11 @@ pub fn check_listing(
             lvols,
             store(stores, disk)?,
             &format!("on disk {disk} {when}, lvstore {}", lvs.name),
-            &before.growing,
-            &before.deleting,
+            InFlight {
+                growing: &before.growing,
+                deleting: &before.deleting,
+                reparenting: &before.reparenting,
+            },
         )?;
     }
     Ok(())
@@ -266,20 +300,25 @@ pub fn check_lvstore<'a>(
     s: &Store,
     when: &str,
 ) -> Result<()> {
-    check_lvstore_growing(lvs, lvols, s, when, &[], &[])
+    check_lvstore_growing(lvs, lvols, s, when, InFlight::default())
 }
 
 /// [`check_lvstore`], where the lvols `growing` may hold more clusters than
 /// listed (an operation allocated them while the target stopped), and the
-/// lvstore as many fewer free clusters.
+/// lvstore as many fewer free clusters; lvols `deleting` may be gone; and
+/// lvols `reparenting` may have their new parent (see [`Reparent`]).
 fn check_lvstore_growing<'a>(
     lvs: &LvstoreInfo,
     lvols: impl IntoIterator<Item = (&'a LvolInfo, Option<&'a LvolDriverInfo>)>,
     s: &Store,
     when: &str,
-    growing: &[String],
-    deleting: &[String],
+    in_flight: InFlight,
 ) -> Result<()> {
+    let InFlight {
+        growing,
+        deleting,
+        reparenting,
+    } = in_flight;
     let deleted = |name: &str| {
         deleting
             .iter()
@@ -313,6 +352,23 @@ fn check_lvstore_growing<'a>(
     let lvols: Vec<_> = lvols
         .into_iter()
         .filter(|(l, _)| !deleted(&l.name))
+        .collect();
+    // Lvols an operation took off their listed parent before the stop, as
+    // (name, listed parent, the reparenting that allows it).
+    let on_disk_parent_of = |uuid: &str| -> Option<String> {
+        match s.blob_by_uuid(uuid).map(|b| &b.parent) {
+            Some(Parent::Blob { id }) => Some(blob_name(s, *id)),
+            _ => None,
+        }
+    };
+    let moved: Vec<(String, Option<String>, &Reparent)> = lvols
+        .iter()
+        .filter_map(|(l, d)| {
+            let r = reparenting.iter().find(|r| r.alias == l.alias)?;
+            let listed = d.and_then(|d| d.base_snapshot.clone());
+            let now = on_disk_parent_of(&l.uuid);
+            (now != listed && now == r.to).then(|| (l.name.clone(), listed, r))
+        })
         .collect();
     // Clusters of a growing lvol were allocated while the listing was taken
     // and after, and one being copied when the target stopped is not on disk
@@ -359,7 +415,24 @@ fn check_lvstore_growing<'a>(
         let b = s.blob_by_uuid(&l.uuid).expect("compared above");
         let w = format!("{when}: {} (blob {:#x})", l.alias, b.id);
         ensure_eq!(b.name(), Some(l.name.as_str()), "{w}: name");
-        ensure_eq!(b.thin, l.is_thin_provisioned, "{w}: thin");
+        let reparented = moved.iter().find(|(n, _, _)| *n == l.name).map(|m| m.2);
+        if let Some(r) = reparented {
+            // The operation ended before the stop: the lvol is as it leaves it.
+            ensure_eq!(
+                b.thin,
+                r.thin.unwrap_or(l.is_thin_provisioned),
+                "{w}: thin (off its parent, now {:?}, before the stop)",
+                r.to
+            );
+            ensure_eq!(
+                b.clone,
+                r.to.is_some(),
+                "{w}: clone (off its parent, now {:?}, before the stop)",
+                r.to
+            );
+        } else {
+            ensure_eq!(b.thin, l.is_thin_provisioned, "{w}: thin");
+        }
         // SPDK keeps a snapshot whose last clone went (inflated, decoupled,
         // deleted) in its snapshot list while it runs; a load finds no blob
         // naming it as parent and makes it a plain read-only lvol.
@@ -391,6 +464,7 @@ fn check_lvstore_growing<'a>(
             })
             .flatten();
         match &merged {
+            _ if reparented.is_some() => {}
             None => ensure_eq!(
                 b.clone,
                 l.is_clone,
@@ -430,7 +504,13 @@ fn check_lvstore_growing<'a>(
             );
         }
         let Some(d) = d else { continue };
-        if let Some(p) = merged {
+        if let Some(r) = reparented {
+            ensure_eq!(
+                parent,
+                r.to,
+                "{w}: parent on disk, off its parent before the stop"
+            );
+        } else if let Some(p) = merged {
             ensure_eq!(
                 parent,
                 p,
@@ -450,7 +530,23 @@ fn check_lvstore_growing<'a>(
         );
         let mut clones: Vec<String> = b.clones.iter().map(|c| blob_name(s, *c)).collect();
         clones.sort();
-        let mut want = d.clones.clone();
+        // Those an operation took off this lvol, or gave it, before the stop.
+        let mut want: Vec<String> = d
+            .clones
+            .iter()
+            .filter(|c| {
+                !moved
+                    .iter()
+                    .any(|(n, from, _)| n == *c && from.as_deref() == Some(l.name.as_str()))
+            })
+            .cloned()
+            .chain(
+                moved
+                    .iter()
+                    .filter(|(_, _, r)| r.to.as_deref() == Some(l.name.as_str()))
+                    .map(|(n, _, _)| n.clone()),
+            )
+            .collect();
         want.sort();
         // A clone being deleted whose own clone it merged into: that clone
         // takes its place.
@@ -678,6 +774,94 @@ mod tests {
         kill_check(&before, &merged(Parent::None)).unwrap();
         kill_check(&before, &stores).unwrap();
         assert!(kill_check(&before, &merged(Parent::Blob { id: 7 })).is_err());
+    }
+
+    /// `p` <- `s` listed, `s` being decoupled or inflated: the listing is
+    /// taken before the kill and the operation may end in between. On disk
+    /// `s` may name `p`, or have no parent (and no thin flag after an
+    /// inflate) with `p` left without clones; another parent fails.
+    #[test]
+    fn a_clone_an_operation_takes_off_its_parent_may_be_off_it_on_disk() {
+        let mut p = lvol("p", 1);
+        p.is_snapshot = true;
+        let mut s = lvol("s", 1);
+        s.is_clone = true;
+        let lvol_bdev = |name: &str, extra: serde_json::Value| -> BdevInfo {
+            let mut lvol = json!({
+                "lvol_store_uuid": "lvs0-uuid", "base_bdev": "disk0",
+                "thin_provision": true, "num_allocated_clusters": 1,
+                "snapshot": false, "clone": false
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                lvol[k] = v.clone();
+            }
+            serde_json::from_value(json!({
+                "name": format!("u-{name}"), "aliases": [format!("lvs0/{name}")],
+                "product_name": "Logical Volume", "block_size": 4096, "num_blocks": 4096,
+                "driver_specific": {"lvol": lvol}
+            }))
+            .unwrap()
+        };
+        let bp = lvol_bdev("p", json!({"snapshot": true, "clones": ["s"]}));
+        let bs = lvol_bdev("s", json!({"clone": true, "base_snapshot": "p"}));
+        let listing = Listing::from_rpc(vec![lvstore("disk0", 98)], vec![p, s], &[bp, bs]);
+        let on_disk = |parent: Parent, thin: bool| {
+            let mut pb = blob(1, "p", 1);
+            pb.read_only = true;
+            let mut sb = blob(2, "s", 2);
+            sb.thin = thin;
+            if let Parent::Blob { id } = parent {
+                sb.clone = true;
+                if id == 1 {
+                    pb.snapshot = true;
+                    pb.clones = vec![2];
+                }
+            }
+            sb.parent = parent;
+            vec![("disk0".to_string(), disk(vec![pb, sb]))]
+        };
+        let kill_check = |before: &Listing, st: &[(String, Store)]| {
+            check_restart(before, &disks(), st, "after a Kill stop")
+        };
+        let decoupling = |thin: Option<bool>| {
+            let mut before = listing.clone();
+            before.may_grow("lvs0/s");
+            before.may_reparent(Reparent {
+                alias: "lvs0/s".into(),
+                to: None,
+                thin,
+            });
+            before
+        };
+        let still_on_p = on_disk(Parent::Blob { id: 1 }, true);
+        let decoupled = on_disk(Parent::None, true);
+        let inflated = on_disk(Parent::None, false);
+        let elsewhere = on_disk(Parent::Blob { id: 7 }, true);
+
+        // Nothing said of the operation: off its parent fails, on p's side.
+        let mut growing = listing.clone();
+        growing.may_grow("lvs0/s");
+        kill_check(&growing, &still_on_p).unwrap();
+        let e = kill_check(&growing, &decoupled).unwrap_err().to_string();
+        assert!(
+            e.contains("lvs0/p") && e.contains("clones on disk against clones"),
+            "{e}"
+        );
+
+        // A decouple: as listed, or off p with its thin flag as listed.
+        let before = decoupling(None);
+        kill_check(&before, &still_on_p).unwrap();
+        kill_check(&before, &decoupled).unwrap();
+        let e = kill_check(&before, &inflated).unwrap_err().to_string();
+        assert!(e.contains("lvs0/s") && e.contains("thin"), "{e}");
+        assert!(kill_check(&before, &elsewhere).is_err());
+
+        // An inflate: as listed, or off p and no longer thin.
+        let before = decoupling(Some(false));
+        kill_check(&before, &still_on_p).unwrap();
+        kill_check(&before, &inflated).unwrap();
+        assert!(kill_check(&before, &decoupled).is_err());
+        assert!(kill_check(&before, &elsewhere).is_err());
     }
 
     #[test]

@@ -132,6 +132,9 @@ pub struct Lab {
     /// Lvols being deleted across the next restart's stop (see
     /// [`crate::offline::Listing::may_vanish`]); cleared by it.
     pub deleting: Vec<String>,
+    /// Lvols an operation takes off their parent across the next restart's
+    /// stop (see [`crate::offline::Reparent`]); cleared by it.
+    pub reparenting: Vec<crate::offline::Reparent>,
     /// Findings (text they contain) of a known upstream defect the next
     /// restart's check expects (see [`crate::offline::Listing::known_finding`]);
     /// cleared by it.
@@ -182,6 +185,7 @@ impl Lab {
             faults: Faults::default(),
             delays: vec![],
             growing: vec![],
+            reparenting: vec![],
             deleting: vec![],
             known_findings: vec![],
             stop_bound: crate::target::STOP_TIMEOUT,

@@ -128,6 +128,9 @@ impl Lab {
         for alias in std::mem::take(&mut self.deleting) {
             before.may_vanish(&alias);
         }
+        for r in std::mem::take(&mut self.reparenting) {
+            before.may_reparent(r);
+        }
         for text in std::mem::take(&mut self.known_findings) {
             before.known_finding(text);
         }

@@ -8,7 +8,7 @@ use crate::crash::{self, KillAt, Op};
 use crate::data::{expect_bytes, pattern};
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Restart, CLUSTER, MIB};
-use crate::offline::store;
+use crate::offline::{store, Reparent};
 use crate::outcome::{
     Scenario, ESNAP_MOVED_REMOVAL, ESNAP_PARENT_REMOVAL, LVS_DELETE_RACE, MIDDLE_DELETE_CRASH,
     STALE_CHECKSUM,
@@ -387,8 +387,21 @@ fn crash_trial(
     // listed, and the lvstore fewer free ones; a parent being deleted may be
     // on disk or not.
     lab.growing.push(s.clone());
-    if let Change::Merge = change {
-        lab.deleting.push(p.clone());
+    // The listing is taken before the kill, and the change may end between
+    // the two: the snapshot may then have no parent (`p<n>` has none), and
+    // no longer be thin after an inflate.
+    match change {
+        Change::Inflate => lab.reparenting.push(Reparent {
+            alias: s.clone(),
+            to: None,
+            thin: Some(false),
+        }),
+        Change::Decouple => lab.reparenting.push(Reparent {
+            alias: s.clone(),
+            to: None,
+            thin: None,
+        }),
+        Change::Merge => lab.deleting.push(p.clone()),
     }
     let kept = lab.restart_inspecting(Restart::Kill, |stores| {
         let st = store(stores, "disk0")?;
