@@ -157,9 +157,13 @@ fn checksum_pass(lab: &mut Lab) -> Result<String> {
 }
 
 /// The snapshot under test: 64 clusters, so that a shallow copy onto a bdev
-/// that delays each write by 100 ms holds it for about 6 s.
+/// that delays each write by 1 s, one cluster at a time, holds it for about
+/// a minute: longer than the checks take, however slow the target (built
+/// with ASan, the reads over NVMe-oF before the lvstore delete took more
+/// than the 6 s a 100 ms delay gave, and the delete rightly succeeded). The
+/// SIGKILL of step 3 ends the copy.
 const SNAP_MIB: u64 = 256;
-const WRITE_DELAY_US: u64 = 100_000;
+const WRITE_DELAY_US: u64 = 1_000_000;
 
 fn shallow_copy(lab: &mut Lab) -> Result<String> {
     lab.create_lvstore("disk0", "lvs0", 1024)?;
