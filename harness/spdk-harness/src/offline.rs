@@ -682,6 +682,25 @@ mod tests {
         .unwrap()
     }
 
+    /// The bdev of lvol `name` holding one cluster, its lvol info changed by
+    /// the fields of `extra`.
+    fn lvol_bdev(name: &str, extra: serde_json::Value) -> BdevInfo {
+        let mut lvol = json!({
+            "lvol_store_uuid": "lvs0-uuid", "base_bdev": "disk0",
+            "thin_provision": true, "num_allocated_clusters": 1,
+            "snapshot": false, "clone": false
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            lvol[k] = v.clone();
+        }
+        serde_json::from_value(json!({
+            "name": format!("u-{name}"), "aliases": [format!("lvs0/{name}")],
+            "product_name": "Logical Volume", "block_size": 4096, "num_blocks": 4096,
+            "driver_specific": {"lvol": lvol}
+        }))
+        .unwrap()
+    }
+
     const DISKS: &[(&str, &str)] = &[("disk0", "disk0")];
 
     fn disks() -> Vec<(String, String)> {
@@ -714,22 +733,6 @@ mod tests {
         p.is_snapshot = true;
         let mut s = lvol("s", 1);
         s.is_clone = true;
-        let lvol_bdev = |name: &str, extra: serde_json::Value| -> BdevInfo {
-            let mut lvol = json!({
-                "lvol_store_uuid": "lvs0-uuid", "base_bdev": "disk0",
-                "thin_provision": true, "num_allocated_clusters": 1,
-                "snapshot": false, "clone": false
-            });
-            for (k, v) in extra.as_object().unwrap() {
-                lvol[k] = v.clone();
-            }
-            serde_json::from_value(json!({
-                "name": format!("u-{name}"), "aliases": [format!("lvs0/{name}")],
-                "product_name": "Logical Volume", "block_size": 4096, "num_blocks": 4096,
-                "driver_specific": {"lvol": lvol}
-            }))
-            .unwrap()
-        };
         let bp = lvol_bdev("p", json!({"snapshot": true, "clones": ["s"]}));
         let bs = lvol_bdev("s", json!({"clone": true, "base_snapshot": "p"}));
         let mut before = Listing::from_rpc(vec![lvstore("disk0", 98)], vec![p, s], &[bp, bs]);
@@ -786,22 +789,6 @@ mod tests {
         p.is_snapshot = true;
         let mut s = lvol("s", 1);
         s.is_clone = true;
-        let lvol_bdev = |name: &str, extra: serde_json::Value| -> BdevInfo {
-            let mut lvol = json!({
-                "lvol_store_uuid": "lvs0-uuid", "base_bdev": "disk0",
-                "thin_provision": true, "num_allocated_clusters": 1,
-                "snapshot": false, "clone": false
-            });
-            for (k, v) in extra.as_object().unwrap() {
-                lvol[k] = v.clone();
-            }
-            serde_json::from_value(json!({
-                "name": format!("u-{name}"), "aliases": [format!("lvs0/{name}")],
-                "product_name": "Logical Volume", "block_size": 4096, "num_blocks": 4096,
-                "driver_specific": {"lvol": lvol}
-            }))
-            .unwrap()
-        };
         let bp = lvol_bdev("p", json!({"snapshot": true, "clones": ["s"]}));
         let bs = lvol_bdev("s", json!({"clone": true, "base_snapshot": "p"}));
         let listing = Listing::from_rpc(vec![lvstore("disk0", 98)], vec![p, s], &[bp, bs]);
