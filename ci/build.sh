@@ -129,13 +129,14 @@ apply_series() {
 stage_build() {
 	[[ -e $TREE/.git ]] || die "no build tree for $BASE: run the 'tree' stage first"
 	setup_ccache
-	local flags cflags=''
+	local conf flags cflags=''
 	# ASan's allocation stacks (leak reports) come from its fast unwinder,
 	# which follows frame pointers: without them an -O2 build's stacks stop
 	# after a frame or two, and the slow unwinder (fast_unwind_on_malloc=0)
 	# more than doubles the sanitized suite's time.
 	((SANITIZE)) && cflags=-fno-omit-frame-pointer
-	flags="$(configure_flags)${cflags:+ CFLAGS=$cflags}"
+	conf=$(configure_flags)
+	flags="$conf${cflags:+ CFLAGS=$cflags}"
 	if [[ ! -f $TREE/mk/config.mk || "$(cat "$STAMPS/configure" 2>/dev/null)" != "$flags" ]]; then
 		# Objects don't depend on the compiler flags: a tree configured
 		# otherwise before starts clean.
@@ -144,8 +145,8 @@ stage_build() {
 			make -C "$TREE" clean >/dev/null 2>&1 || true
 		fi
 		log "configuring $BASE: $flags"
-		# shellcheck disable=SC2086,SC2046
-		(cd "$TREE" && env ${cflags:+CFLAGS=$cflags} ./configure $(configure_flags) >"$BDIR/configure.log" 2>&1) ||
+		# shellcheck disable=SC2086
+		(cd "$TREE" && env ${cflags:+CFLAGS=$cflags} ./configure $conf >"$BDIR/configure.log" 2>&1) ||
 			{ tail -30 "$BDIR/configure.log" >&2; die "configure failed for $BASE"; }
 		echo "$flags" >"$STAMPS/configure"
 	fi
