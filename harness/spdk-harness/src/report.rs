@@ -46,6 +46,41 @@ pub fn table(title: &str, outcomes: &[Outcome]) -> String {
     s
 }
 
+/// What did not hold up, printed last so that the tail of a CI log names
+/// it: each such scenario with its verdict and the last lines of its error
+/// (the whole of it is in the JUnit XML and in the log above the table).
+pub fn failures(outcomes: &[Outcome]) -> String {
+    const TAIL: usize = 25;
+    let bad: Vec<&Outcome> = outcomes.iter().filter(|o| !o.verdict().ok()).collect();
+    let mut s = String::new();
+    if bad.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "\nnot as expected: {}", bad.len());
+    for o in bad {
+        let _ = writeln!(
+            s,
+            "--- {} {} ({:.1}s): {}",
+            o.verdict().label(),
+            o.name,
+            o.secs,
+            o.summary()
+        );
+        let text = match &o.result {
+            Ok(f) => f.as_str(),
+            Err(e) => e.as_str(),
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() > TAIL {
+            let _ = writeln!(s, "    [{} lines before]", lines.len() - TAIL);
+        }
+        for l in &lines[lines.len().saturating_sub(TAIL)..] {
+            let _ = writeln!(s, "    {l}");
+        }
+    }
+    s
+}
+
 pub fn junit(suite: &str, outcomes: &[Outcome]) -> String {
     let failed = outcomes.iter().filter(|o| !o.verdict().ok()).count();
     let total: f64 = outcomes.iter().map(|o| o.secs).sum();
@@ -162,6 +197,31 @@ mod tests {
             t.contains("FAIL") && t.contains("data differs at byte 7"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn failures_come_last_with_their_error() {
+        let f = failures(&outcomes());
+        assert!(f.contains("not as expected: 1"), "{f}");
+        assert!(
+            f.contains("--- FAIL b (2.0s): data differs at byte 7"),
+            "{f}"
+        );
+        assert!(f.contains("    log"), "{f}");
+        assert!(!f.contains(" a "), "{f}");
+        let long = Outcome {
+            name: "c",
+            result: Err((0..40).map(|i| format!("line {i}\n")).collect()),
+            secs: 1.0,
+            expect: Expect::Pass,
+        };
+        let f = failures(&[long]);
+        assert!(
+            f.contains("[15 lines before]") && f.contains("line 39"),
+            "{f}"
+        );
+        assert!(!f.contains("line 14\n"), "{f}");
+        assert!(failures(&outcomes()[..1]).is_empty());
     }
 
     #[test]

@@ -320,6 +320,7 @@ fn main() -> ExitCode {
     if let Some(g) = spdk_harness::faults::grid(&outcomes) {
         print!("{g}");
     }
+    print!("{}", report::failures(&outcomes));
     if let Some(p) = junit {
         if let Err(e) = std::fs::write(&p, report::junit(&suite, &outcomes)) {
             eprintln!("cannot write {p}: {e}");
