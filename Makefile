@@ -12,7 +12,7 @@ JUNIT_DIR ?= build/reports
 
 .PHONY: all deps build unit unit-sanitize verify verify-sanitize crash-matrix races verify-backport test harness-test bench patches-apply patches-export \
 	patches-check patches-check-export patches-check-each patches-check-format \
-	patches-check-format-series clean
+	patches-check-format-series patches-submit clean
 
 # The checkers of scripts/check_format.sh that concern the files the series
 # changes (C sources and headers, .map files, Markdown, Python, the RPC schema,
@@ -157,6 +157,13 @@ patches-check-format-series:
 
 ## Every check of the series: re-export, per-commit build and unit tests, style.
 patches-check: patches-check-export patches-check-each patches-check-format
+
+## The series ready for review, signed off by you (git config user.name and
+## user.email; the placeholder identity is refused): every check of
+## patches-check, then build/submit/$(BASE)/spdk, branch for-review, each
+## commit with a Change-Id, for git push to Gerrit (refs/for/master).
+patches-submit:
+	@ci/patches.sh submit --base $(BASE)
 
 clean:
 	rm -rf build target

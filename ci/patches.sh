@@ -8,6 +8,11 @@
 #   ci/patches.sh check-each   [--base BASE]  build every commit alone and run its unit tests
 #   ci/patches.sh check-format [--base BASE]  SPDK's scripts/check_format.sh on the series
 #                                             (only the checkers in $CHECKERS, if set)
+#   ci/patches.sh submit       [--base BASE]  the series signed off by you (git config
+#                                             user.name, user.email), with a Change-Id on
+#                                             each commit, in build/submit/BASE/spdk
+#                                             ($SUBMIT_DIR); SUBMIT_CHECKS=0 skips the
+#                                             checks (for the test of submit only)
 #
 # Work on the series in build/BASE/spdk (git commit, rebase -i, ...), then export.
 source "$(dirname "$0")/lib.sh"
@@ -38,6 +43,12 @@ export_series() { # TREE OUTDIR
 		format-patch -q --no-signature --zero-commit --no-numbered --subject-prefix=PATCH \
 		--no-cover-letter -o "$out" "$PIN..HEAD" >/dev/null
 }
+
+# The identity the series is kept under: its commits' author and their
+# Signed-off-by. It certifies nothing (the Developer Certificate of Origin is
+# a real person's word); `submit` puts the submitter's identity in its place.
+PLACEHOLDER_NAME="Placeholder for the submitter"
+PLACEHOLDER_EMAIL=dco-placeholder@spdk-harness.invalid
 
 need_tree() {
 	[[ -e $TREE/.git ]] || "$ROOT/ci/build.sh" --base "$BASE" tree
@@ -147,8 +158,67 @@ check-format)
 	fi
 	log "$what is clean on patches/$BASE"
 	;;
+submit)
+	# Who signs: the submitter, never the placeholder. Checked before the
+	# checks, which take a quarter of an hour.
+	name=$(git -C "$ROOT" config user.name || true)
+	email=$(git -C "$ROOT" config user.email || true)
+	[[ -n $name && -n $email ]] ||
+		die "set git config user.name and user.email: the Signed-off-by of every commit becomes yours, and certifies the Developer Certificate of Origin (https://developercertificate.org) for you"
+	if [[ $name == "$PLACEHOLDER_NAME" || $email == "$PLACEHOLDER_EMAIL" || $email == *.invalid || $email != *@* ]]; then
+		die "'$name <$email>' is not a person's identity (the series' placeholder, or an address that can't receive mail): set git config user.name and user.email to yours"
+	fi
+	if [[ ${SUBMIT_CHECKS:-1} != 0 ]]; then
+		# make patches-check: re-export, every commit alone, check_format.
+		"$0" check-export --base "$BASE"
+		"$0" check-each --base "$BASE"
+		"$0" check-format --base "$BASE"
+	else
+		log "SUBMIT_CHECKS=0: the series checks are not run (for the test of submit itself)"
+	fi
+	mapfile -t ps < <(series_files "$BASE")
+	((${#ps[@]})) || die "patches/$BASE is empty: nothing to submit"
+	need_tree
+	out=${SUBMIT_DIR:-$BUILD_DIR/submit/$BASE}
+	rm -rf "$out"
+	mkdir -p "$out"
+	git clone -q --no-checkout "$TREE" "$out/spdk"
+	git -C "$out/spdk" remote set-url origin "$(manifest "$BASE" spdk url)"
+	git -C "$out/spdk" -c advice.detachedHead=false checkout -q -B for-review "$PIN"
+	sub() { git -C "$out/spdk" -c user.name="$name" -c user.email="$email" "$@"; }
+	# A commit's Change-Id comes from the base, the submitter and its
+	# subject: submitting again after a change keeps each commit's Change-Id
+	# as long as its subject stays, so Gerrit takes it as a new patch set of
+	# the same change. A Change-Id the message already has is kept.
+	for p in "${ps[@]}"; do
+		sub am -q --keep-cr "$p" || die "$(basename "$p") does not apply to ${PIN:0:10}"
+		msg=$(sub log -1 --format=%B)
+		subject=$(sub log -1 --format=%s)
+		change=I$(printf '%s\n%s\n%s\n' "$BASE" "$email" "$subject" | sha1sum | cut -c1-40)
+		printf '%s\n' "$msg" |
+			grep -vxF "Signed-off-by: $PLACEHOLDER_NAME <$PLACEHOLDER_EMAIL>" |
+			git interpret-trailers --if-exists addIfDifferent --trailer "Signed-off-by: $name <$email>" |
+			git interpret-trailers --if-exists doNothing --trailer "Change-Id: $change" \
+				>"$out/msg"
+		sub commit -q --amend --reset-author --no-verify -F "$out/msg"
+	done
+	rm -f "$out/msg"
+	# What goes out: the series' trees unchanged, and no placeholder left.
+	applied=$(git -C "$out/spdk" rev-list --count "$PIN..HEAD")
+	((applied == ${#ps[@]})) || die "submit: $applied commits for ${#ps[@]} patches"
+	if git -C "$out/spdk" log --format='%an <%ae>%n%B' "$PIN..HEAD" | grep -qF "$PLACEHOLDER_EMAIL"; then
+		die "submit: the placeholder identity is still in build/submit/$BASE/spdk"
+	fi
+	git -C "$out/spdk" -c core.abbrev=12 format-patch -q --zero-commit -o "$out/patches" "$PIN..HEAD" >/dev/null
+	log "$out/spdk, branch for-review: ${#ps[@]} commit(s) on ${PIN:0:10}, authored and signed off by $name <$email>, each with a Change-Id (patches for mail in $out/patches)"
+	if [[ $BASE == master ]]; then
+		log "to send them to SPDK's Gerrit: git -C $out/spdk push ssh://<gerrit user>@review.spdk.io:29418/spdk/spdk HEAD:refs/for/master"
+	else
+		log "to send them: push branch for-review of $out/spdk to your fork and open a pull request against the base's branch"
+	fi
+	;;
 *)
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac
