@@ -180,6 +180,33 @@ fn disk_interrupts() -> Vec<u64> {
     per_cpu
 }
 
+/// Whether the disk's interrupts could be moved to another CPU: each disk
+/// interrupt's affinity written back unchanged (/proc/irq/N/smp_affinity_list),
+/// which the kernel refuses for an interrupt it manages itself. Changes
+/// nothing either way.
+fn disk_interrupts_movable() -> String {
+    let text = std::fs::read_to_string("/proc/interrupts").unwrap_or_default();
+    let mut answers = vec![];
+    for l in text.lines().skip(1) {
+        if !(l.contains("-req") || l.contains("nvme")) {
+            continue;
+        }
+        let Some(n) = l.split(':').next().map(str::trim) else {
+            continue;
+        };
+        let path = format!("/proc/irq/{n}/smp_affinity_list");
+        let answer = match std::fs::read_to_string(&path) {
+            Ok(cur) => match std::fs::write(&path, cur.trim()) {
+                Ok(()) => format!("interrupt {n} can be moved"),
+                Err(e) => format!("interrupt {n} cannot be moved ({e})"),
+            },
+            Err(e) => format!("interrupt {n}: {path}: {e}"),
+        };
+        answers.push(answer);
+    }
+    answers.join(", ")
+}
+
 /// Seconds each bdevperf run measures.
 const RUN_SECS: u32 = 5;
 
@@ -337,6 +364,9 @@ enum Load<'a> {
     Passes(&'a str, ChecksumPassOptions),
     /// Direct reads of an AIO file by threads on the target's CPU.
     Reads(&'a std::path::Path),
+    /// Nothing: a second idle run, the control that shows how much two
+    /// idle runs differ.
+    Nothing,
 }
 
 pub fn foreground(plan: &Plan) -> Result<Figure> {
@@ -349,16 +379,19 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
              and a 1 GiB lvol written likewise on a malloc bdev (an lvstore of its own), exported \
              over NVMe-oF/TCP. bdevperf on core 1 runs 4 KiB random reads (then writes) at queue \
              depth 16 on that lvol for {RUN_SECS} s, idle or while whole passes over the snapshot \
-             run back to back from another connection; idle and busy runs take turns. The lvol \
+             run back to back from another connection; idle and busy runs take turns, the idle \
+             one first in even repetitions and last in odd ones. The lvol \
              is on another device than the snapshot so that what it loses is the reactor's time \
              the pass takes, not the disk's bandwidth. The other rows change one thing each: \
              \"passes over malloc\" run the passes over the same bytes on a malloc bdev, so that \
              the pass costs the reactor its copy and CRC and no kernel I/O; \"busy share 1%\" and \
-             \"reads limited to 256 MiB/s\" pass those options to the register RPC; \"direct reads, \
+             \"reads limited to\" 256 or 64 MiB/s pass those options to the register RPC; \"direct reads, \
              no pass\" replaces the passes with {READERS} threads on core 0 reading the snapshot's \
              AIO file with O_DIRECT in {} MiB reads, as the pass reads it, but without SPDK: what \
              the disk's traffic alone costs the two cores; \"same AIO file\" puts the lvol on the \
-             snapshot's file, where the two share the disk. IOPS and the 99th percentile of \
+             snapshot's file, where the two share the disk; \"nothing running\" is the control: \
+             a second idle run in place of the busy one, so its spread is how much two idle runs \
+             differ here, the noise under every other row's dip. IOPS and the 99th percentile of \
              latency, busy against idle, and where the two CPUs' time went (/proc/stat).",
             READ_SIZE as u64 / MIB
         ),
@@ -396,6 +429,10 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
     let default = ChecksumPassOptions::default;
     let irq_before = disk_interrupts();
     let mut rows = vec![];
+    // Each row's dip (busy / idle IOPS), by "workload on where", for the
+    // note that says why a goal is not met.
+    let mut dips: Vec<(String, Samples)> = vec![];
+    let mut missed: Vec<String> = vec![];
     for (ex, workload, where_, load) in [
         (&fg_ex, "randread", "malloc", Load::Passes(&snap, default())),
         (
@@ -403,6 +440,18 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
             "randwrite",
             "malloc",
             Load::Passes(&snap, default()),
+        ),
+        (
+            &fg_ex,
+            "randread",
+            "malloc, nothing running (control)",
+            Load::Nothing,
+        ),
+        (
+            &fg_ex,
+            "randwrite",
+            "malloc, nothing running (control)",
+            Load::Nothing,
         ),
         (
             &fg_ex,
@@ -436,6 +485,18 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
         ),
         (
             &fg_ex,
+            "randwrite",
+            "malloc, reads limited to 64 MiB/s",
+            Load::Passes(
+                &snap,
+                ChecksumPassOptions {
+                    max_read_bytes_per_sec: Some(64 * MIB),
+                    ..default()
+                },
+            ),
+        ),
+        (
+            &fg_ex,
             "randread",
             "malloc, direct reads, no pass",
             Load::Reads(&file),
@@ -453,9 +514,15 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
         let mut bytes = 0;
         for rep in 0..plan.reps {
             log_line(&format!("bench: {workload} on {where_}, rep {rep}"));
-            let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
-            idle.push(p?);
-            idle_cpu.push(cpu);
+            // Idle first in even repetitions, last in odd ones: the second of
+            // two runs in a row is not the busy one every time (the control
+            // rows once showed the second idle run of a pair 20% faster).
+            let idle_last = rep % 2 == 1;
+            if !idle_last {
+                let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
+                idle.push(p?);
+                idle_cpu.push(cpu);
+            }
             let (p, cpu) = match &load {
                 Load::Passes(snap, options) => {
                     let (done, h) = keep_sending(
@@ -485,9 +552,18 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
                     }
                     (p?, cpu)
                 }
+                Load::Nothing => {
+                    let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
+                    (p?, cpu)
+                }
             };
             busy.push(p);
             busy_cpu.push(cpu);
+            if idle_last {
+                let (p, cpu) = bdevperf_cpu(&lab, ex, workload);
+                idle.push(p?);
+                idle_cpu.push(cpu);
+            }
         }
         let iops = |v: &[Perf]| Samples(v.iter().map(|p| p.iops).collect());
         let p99 = |v: &[Perf]| Samples(v.iter().map(|p| p.p99_us).collect());
@@ -511,6 +587,18 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
             format!("{:.0} / {:.0}", il.median(), bl.median()),
         ));
         if where_ == "malloc" {
+            if dip.median() < 0.9 {
+                missed.push(format!(
+                    "{workload}'s IOPS dip by {:.1} points",
+                    (0.9 - dip.median()) * 100.0
+                ));
+            }
+            if added.median() > 100.0 {
+                missed.push(format!(
+                    "{workload}'s p99 by {:.0} µs",
+                    added.median() - 100.0
+                ));
+            }
             rows.push(Row::goal(
                 what("IOPS while passes run"),
                 dip_text,
@@ -527,6 +615,7 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
             rows.push(Row::context(what("IOPS while busy"), dip_text));
             rows.push(Row::context(what("p99 latency added (µs)"), added.show(0)));
         }
+        dips.push((format!("{workload} on {where_}"), dip));
         let cpus = |runs: &[Vec<CpuTime>], f: CpuPart| {
             format!("{} / {}", cpu_median(runs, 0, f), cpu_median(runs, 1, f))
         };
@@ -549,6 +638,7 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
                 what("GiB read during the busy runs"),
                 format!("{:.1}", bytes as f64 / (1024.0 * MIB as f64)),
             )),
+            Load::Nothing => {}
         }
     }
     f.rows = rows;
@@ -567,8 +657,43 @@ pub fn foreground(plan: &Plan) -> Result<Figure> {
         f.notes.push(format!(
             "The disk's interrupts during this figure ({total} of them, /proc/interrupts): {}. \
              The target runs on CPU 0 and bdevperf on CPU 1, so the kernel's side of the pass's \
-             reads (and of the lvol's on the same AIO file) runs wherever those interrupts land.",
-            shares.join(", ")
+             reads (and of the lvol's on the same AIO file) runs wherever those interrupts land; \
+             writing each one's affinity back unchanged says whether they could go elsewhere: {}.",
+            shares.join(", "),
+            disk_interrupts_movable()
+        ));
+    }
+    if !missed.is_empty() {
+        let dip_of = |key: &str| {
+            dips.iter().find(|(k, _)| k == key).map(|(_, d)| {
+                format!(
+                    "{} ({} to {})",
+                    change(d.median(), 1.0),
+                    change(d.min(), 1.0),
+                    change(d.max(), 1.0)
+                )
+            })
+        };
+        let mut why = vec![];
+        for w in ["randread", "randwrite"] {
+            if let Some(d) = dip_of(&format!("{w} on malloc, nothing running (control)")) {
+                why.push(format!("two idle runs of {w} differ by {d}"));
+            }
+        }
+        if let Some(d) = dip_of("randread on malloc, direct reads, no pass") {
+            why.push(format!(
+                "the disk's traffic alone, read without SPDK, costs randread {d}"
+            ));
+        }
+        if let Some(d) = dip_of("randwrite on malloc, reads limited to 64 MiB/s") {
+            why.push(format!(
+                "passes reading at most 64 MiB/s cost randwrite {d}"
+            ));
+        }
+        f.notes.push(format!(
+            "Not met in this run: {}. Measured beside them: {}.",
+            missed.join(", "),
+            why.join("; ")
         ));
     }
     f.notes.push(
