@@ -133,7 +133,11 @@ fn submit_refuses_the_placeholder_and_a_missing_identity() {
         "{}",
         text(&o.stderr)
     );
-    let o = submit(Some(("Someone", "someone@example.invalid")), &out, tmp.path());
+    let o = submit(
+        Some(("Someone", "someone@example.invalid")),
+        &out,
+        tmp.path(),
+    );
     assert!(!o.status.success(), "submitted with an .invalid address");
     let o = submit(None, &out, tmp.path());
     assert!(!o.status.success(), "submitted with no identity");
@@ -200,9 +204,7 @@ fn submit_signs_the_series_as_the_submitter_with_stable_change_ids() {
         assert_eq!(change.len(), 1, "{name}: one Change-Id\n{}", c.message);
         let id = change[0];
         assert!(
-            id.len() == 41
-                && id.starts_with('I')
-                && id[1..].chars().all(|x| x.is_ascii_hexdigit()),
+            id.len() == 41 && id.starts_with('I') && id[1..].chars().all(|x| x.is_ascii_hexdigit()),
             "{name}: Change-Id {id} is not I and 40 hex digits"
         );
         assert!(ids.insert(id.to_string()), "{name}: Change-Id {id} twice");
@@ -234,7 +236,10 @@ fn submit_signs_the_series_as_the_submitter_with_stable_change_ids() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(ids, ids_again, "Change-Ids differ from one submit to the next");
+    assert_eq!(
+        ids, ids_again,
+        "Change-Ids differ from one submit to the next"
+    );
     assert!(
         out.join("patches").read_dir().map_or(0, |d| d.count()) == series.len(),
         "patches for mail: one per commit"
