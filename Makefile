@@ -10,7 +10,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 JUNIT_DIR ?= build/reports
 
-.PHONY: all deps build unit unit-sanitize verify verify-sanitize crash-matrix races verify-backport test harness-test bench patches-apply patches-export \
+.PHONY: all deps build unit unit-sanitize lvol-tests verify verify-sanitize crash-matrix races verify-backport test harness-test bench patches-apply patches-export \
 	patches-check patches-check-export patches-check-each patches-check-format \
 	patches-check-format-series patches-submit clean
 
@@ -131,7 +131,13 @@ bench: build
 ## broken target fails), then every scenario against the running target
 ## (make verify), the crash matrix's fixed seeds (make crash-matrix) and the
 ## races (make races).
-test: unit unit-sanitize harness-test verify crash-matrix races
+test: unit unit-sanitize harness-test lvol-tests verify crash-matrix races
+
+## SPDK's own functional tests that patches/$(BASE) adds (test/lvol/*.sh: detach,
+## snapshot checksums, esnap parents), in build/$(BASE)/spdk as SPDK's CI runs
+## them, with spdk_dd for data instead of NBD (ci/lvol-tests.sh).
+lvol-tests: build
+	@ci/lvol-tests.sh --base $(BASE)
 
 harness-test: build
 	@SPDK_BASE=$(BASE) $(CARGO) nextest run --workspace --no-fail-fast --profile ci
