@@ -83,6 +83,20 @@ series_digest() {
 	} | sha256sum | cut -c1-16
 }
 
+# base_args ARGS...: BASE from --base BASE or --base=BASE (default master);
+# any other argument is an error. For the scripts that take nothing else.
+# shellcheck disable=SC2034 # BASE is read by the script that sources this file
+base_args() {
+	BASE=master
+	while (($#)); do
+		case $1 in
+		--base) BASE=$2; shift 2 ;;
+		--base=*) BASE=${1#--base=}; shift ;;
+		*) die "unknown argument '$1'" ;;
+		esac
+	done
+}
+
 tree_dir() {
 	echo "$BUILD_DIR/$1/spdk"
 }

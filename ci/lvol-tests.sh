@@ -7,14 +7,7 @@
 #   ci/lvol-tests.sh [--base BASE]
 source "$(dirname "$0")/lib.sh"
 
-BASE=master
-while (($#)); do
-	case $1 in
-	--base) BASE=$2; shift 2 ;;
-	--base=*) BASE=${1#--base=}; shift ;;
-	*) die "unknown argument '$1'" ;;
-	esac
-done
+base_args "$@"
 TREE=$(tree_dir "$BASE")
 PIN=$(manifest "$BASE" spdk pin)
 [[ -x $TREE/build/bin/spdk_tgt && -x $TREE/build/bin/spdk_dd ]] ||

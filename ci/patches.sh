@@ -19,14 +19,7 @@ source "$(dirname "$0")/lib.sh"
 
 cmd=${1:-}
 shift || true
-BASE=master
-while (($#)); do
-	case $1 in
-	--base) BASE=$2; shift 2 ;;
-	--base=*) BASE=${1#--base=}; shift ;;
-	*) die "unknown argument '$1'" ;;
-	esac
-done
+base_args "$@"
 TREE=$(tree_dir "$BASE")
 PIN=$(manifest "$BASE" spdk pin)
 DIR=$ROOT/patches/$BASE
