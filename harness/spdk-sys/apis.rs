@@ -18,9 +18,8 @@ series_apis! {
     "spdk/lvol.h" spdk_lvol_is_busy: unsafe extern "C" fn(*mut spdk_lvol) -> bool;
     "spdk/crc64.h" spdk_crc64_iso: unsafe extern "C" fn(*const c_void, usize, u64) -> u64;
     "spdk/crc64.h" spdk_crc64_iso_combine: unsafe extern "C" fn(u64, u64, u64) -> u64;
-    "spdk/blob.h" spdk_bs_blob_checksum: unsafe extern "C" fn(*mut spdk_blob_store, *mut spdk_io_channel, spdk_blob_id, bool, spdk_blob_op_with_checksum_complete, *mut c_void);
     "spdk/blob.h" spdk_bs_checksum_opts_init: unsafe extern "C" fn(*mut spdk_bs_checksum_opts, usize);
-    "spdk/blob.h" spdk_bs_blob_checksum_ext: unsafe extern "C" fn(*mut spdk_blob_store, *mut spdk_io_channel, spdk_blob_id, *const spdk_bs_checksum_opts, spdk_blob_op_with_checksum_complete, *mut c_void);
+    "spdk/blob.h" spdk_bs_blob_store_checksum: unsafe extern "C" fn(*mut spdk_blob_store, *mut spdk_io_channel, spdk_blob_id, *const spdk_bs_checksum_opts, spdk_blob_op_with_checksum_complete, *mut c_void);
     "spdk/blob.h" spdk_bs_blob_stop_checksum: unsafe extern "C" fn(*mut spdk_blob_store, spdk_blob_id, spdk_blob_op_complete, *mut c_void);
     "spdk/blob.h" spdk_blob_get_checksum: unsafe extern "C" fn(*mut spdk_blob, *mut u64) -> i32;
     "spdk/blob.h" spdk_blob_get_cluster_checksums: unsafe extern "C" fn(*mut spdk_blob, u64, u64, *mut spdk_blob_cluster_checksum, *mut u64) -> i32;

@@ -412,7 +412,7 @@ pub struct LvolInfo {
     #[serde(default)]
     pub num_allocated_clusters: Option<u64>,
     /// The external snapshot an esnap clone reads, degraded or not (our
-    /// series, patches/master 0029): bdev_get_bdevs shows it only for lvols
+    /// series, patches/master 0020): bdev_get_bdevs shows it only for lvols
     /// that have a bdev. None without the series.
     #[serde(default)]
     pub external_snapshot_name: Option<String>,

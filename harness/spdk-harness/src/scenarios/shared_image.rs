@@ -14,7 +14,7 @@
 //! of the lvstores after graceful and SIGKILL restarts (a clone loaded before
 //! A is degraded, has no bdev and can't be exported, and heals by itself when
 //! A loads); removing disk A under exported clones and adding it back; a
-//! refused delete of the image (patches/master 0013, also proved by
+//! refused delete of the image (patches/master 0009, also proved by
 //! `busy_delete_esnap_parent` with one clone); a refused detach of an esnap
 //! clone (patches/master 0002-0005, also in `detach_bad_input`).
 
@@ -646,7 +646,7 @@ fn removal_hangs(lab: &mut Lab, s: &Shared) -> Error {
     ))
 }
 
-/// Patch 0013 in the multi-disk setup (see also `busy_delete_esnap_parent`).
+/// Patch 0009 in the multi-disk setup (see also `busy_delete_esnap_parent`).
 fn delete_refused(lab: &mut Lab) -> Result<String> {
     let s = build(lab, 3)?;
     check(lab, &s, "before the deletes")?;
